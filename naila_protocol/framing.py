@@ -1,0 +1,241 @@
+"""Gateway <-> AI server TCP framing (docs/protocol.md describes every frame).
+
+Basic form, both directions::
+
+    {device_id}|{length}|{sample_rate}|{request_id}\n  + length bytes of int16 mono LE PCM
+
+Extensions add a fifth header field, the frame kind. A peer that sends only basic
+frames only ever receives basic frames, so the basic form keeps working unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+SUPPORTED_SAMPLE_RATES = frozenset({8000, 16000, 22050, 24000, 32000, 44100, 48000})
+MAX_AUDIO_SECONDS = 30
+BYTES_PER_SAMPLE = 2
+MAX_HEADER_BYTES = 512
+MAX_JSON_BYTES = 64 * 1024
+MAX_VIDEO_FRAME_BYTES = 4 * 1024 * 1024
+NO_REQUEST = "-"
+"""request_id placeholder in frames not tied to a request (auth, connection errors)."""
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+
+
+class FrameKind(enum.StrEnum):
+    """Value of the optional fifth header field."""
+
+    BASIC = ""
+    """Four-field frame: a whole utterance in, or a whole reply out."""
+    STREAM = "stream"
+    """Gateway -> server: a whole utterance; reply with AUDIO frames and END."""
+    CHUNK = "chunk"
+    """Gateway -> server: part of an utterance still being spoken."""
+    FINAL = "final"
+    """Gateway -> server: last part of a chunked utterance; the request is complete."""
+    AUDIO = "audio"
+    """Server -> gateway: one piece of a streamed reply (PCM)."""
+    END = "end"
+    """Server -> gateway: end of a streamed reply; JSON body (see ReplySummary)."""
+    CANCEL = "cancel"
+    """Gateway -> server: stop the request (barge-in, or discard a speculative utterance)."""
+    ERROR = "error"
+    """Either way: JSON body {"code", "message"}."""
+    VIDEO = "video"
+    """Gateway -> server: one JPEG frame from a camera (sample_rate field is 0)."""
+    SPEAK = "speak"
+    """Gateway -> server: UTF-8 text to speak on the device (announce); reply as for STREAM."""
+    AUTH = "auth"
+    """Gateway -> server, first frame when a token is configured; body is the token."""
+    AUTH_OK = "auth_ok"
+    """Server -> gateway: the token was accepted."""
+
+
+AUDIO_KINDS = frozenset(
+    {FrameKind.BASIC, FrameKind.STREAM, FrameKind.CHUNK, FrameKind.FINAL, FrameKind.AUDIO}
+)
+JSON_KINDS = frozenset({FrameKind.END, FrameKind.ERROR})
+
+
+class ErrorCode(enum.StrEnum):
+    """Codes carried in ERROR frames."""
+
+    BAD_HEADER = "bad_header"
+    BAD_LENGTH = "bad_length"
+    TOO_LARGE = "too_large"
+    BAD_SAMPLE_RATE = "bad_sample_rate"
+    TRUNCATED = "truncated"
+    BAD_KIND = "bad_kind"
+    UNAUTHORIZED = "unauthorized"
+    BUSY = "busy"
+    TIMEOUT = "timeout"
+    INTERNAL = "internal"
+    UNKNOWN_REQUEST = "unknown_request"
+
+
+class FrameError(Exception):
+    """A frame that cannot be accepted; `code` goes into the ERROR frame."""
+
+    def __init__(self, code: ErrorCode, message: str, *, fatal: bool = True) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fatal = fatal
+        """True when the byte stream can no longer be trusted and the connection must close."""
+
+
+@dataclass(slots=True)
+class Header:
+    device_id: str
+    length: int
+    sample_rate: int
+    request_id: str
+    kind: FrameKind = FrameKind.BASIC
+
+
+@dataclass(slots=True)
+class Frame:
+    device_id: str
+    sample_rate: int
+    request_id: str
+    kind: FrameKind = FrameKind.BASIC
+    payload: bytes = b""
+
+    def json(self) -> dict[str, Any]:
+        """Decode the JSON body of END/ERROR frames."""
+        value = json.loads(self.payload.decode("utf-8")) if self.payload else {}
+        if not isinstance(value, dict):
+            raise ValueError("frame body is not a JSON object")
+        return value
+
+
+@dataclass(slots=True)
+class ReplySummary:
+    """Body of an END frame: what the gateway may show or publish about a reply."""
+
+    status: str = "ok"
+    """'ok', 'empty' (silence/noise), 'cancelled' or 'error'."""
+    transcript: str = ""
+    reply: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    """stt_ms, llm_first_token_ms, tts_first_chunk_ms, first_audio_ms, total_ms."""
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "status": self.status,
+                "transcript": self.transcript,
+                "reply": self.reply,
+                "timings": self.timings,
+            }
+        ).encode()
+
+    @classmethod
+    def from_frame(cls, frame: Frame) -> ReplySummary:
+        data = frame.json()
+        return cls(
+            status=str(data.get("status", "ok")),
+            transcript=str(data.get("transcript", "")),
+            reply=str(data.get("reply", "")),
+            timings={k: float(v) for k, v in dict(data.get("timings", {})).items()},
+        )
+
+
+def is_valid_id(value: str) -> bool:
+    """device_id / request_id: 1-64 of [A-Za-z0-9_.:-]."""
+    return bool(_ID_RE.fullmatch(value))
+
+
+def max_audio_bytes(sample_rate: int) -> int:
+    """Largest accepted PCM body: MAX_AUDIO_SECONDS at this rate."""
+    return MAX_AUDIO_SECONDS * sample_rate * BYTES_PER_SAMPLE
+
+
+def encode_header(header: Header) -> bytes:
+    fields = [header.device_id, str(header.length), str(header.sample_rate), header.request_id]
+    if header.kind is not FrameKind.BASIC:
+        fields.append(header.kind.value)
+    return ("|".join(fields) + "\n").encode("ascii")
+
+
+def encode_frame(frame: Frame) -> bytes:
+    header = Header(frame.device_id, len(frame.payload), frame.sample_rate, frame.request_id, frame.kind)
+    return encode_header(header) + frame.payload
+
+
+def error_frame(
+    code: ErrorCode, message: str, *, device_id: str = NO_REQUEST, request_id: str = NO_REQUEST
+) -> Frame:
+    body = json.dumps({"code": code.value, "message": message}).encode()
+    return Frame(device_id, 0, request_id, FrameKind.ERROR, body)
+
+
+def parse_header(line: bytes) -> Header:
+    """Parse and validate one header line (with or without its trailing newline)."""
+    try:
+        text = line.rstrip(b"\n").rstrip(b"\r").decode("ascii")
+    except UnicodeDecodeError:
+        raise FrameError(ErrorCode.BAD_HEADER, "header is not ASCII") from None
+    parts = text.split("|")
+    if len(parts) not in (4, 5):
+        raise FrameError(ErrorCode.BAD_HEADER, f"header needs 4 or 5 '|' fields, got {len(parts)}")
+    device_id, length_text, rate_text, request_id = parts[:4]
+    try:
+        kind = FrameKind(parts[4]) if len(parts) == 5 else FrameKind.BASIC
+    except ValueError:
+        raise FrameError(ErrorCode.BAD_KIND, f"unknown frame kind {parts[4]!r}") from None
+    if not is_valid_id(device_id) and not (kind in (FrameKind.ERROR, FrameKind.AUTH, FrameKind.AUTH_OK) and device_id == NO_REQUEST):
+        raise FrameError(ErrorCode.BAD_HEADER, "invalid device_id")
+    if not (is_valid_id(request_id) or request_id == NO_REQUEST):
+        raise FrameError(ErrorCode.BAD_HEADER, "invalid request_id")
+    if not length_text.isdigit():
+        raise FrameError(ErrorCode.BAD_LENGTH, f"length {length_text!r} is not a non-negative integer")
+    if not rate_text.isdigit():
+        raise FrameError(ErrorCode.BAD_SAMPLE_RATE, f"sample rate {rate_text!r} is not an integer")
+    length, rate = int(length_text), int(rate_text)
+    if kind in AUDIO_KINDS or kind is FrameKind.SPEAK:
+        if rate not in SUPPORTED_SAMPLE_RATES:
+            raise FrameError(ErrorCode.BAD_SAMPLE_RATE, f"unsupported sample rate {rate}")
+        limit = max_audio_bytes(rate) if kind in AUDIO_KINDS else MAX_JSON_BYTES
+        if kind in AUDIO_KINDS and length % BYTES_PER_SAMPLE:
+            raise FrameError(ErrorCode.BAD_LENGTH, "length is not a whole number of int16 samples")
+    elif kind is FrameKind.VIDEO:
+        limit = MAX_VIDEO_FRAME_BYTES
+    else:
+        limit = MAX_JSON_BYTES
+    if length > limit:
+        raise FrameError(ErrorCode.TOO_LARGE, f"length {length} exceeds the limit of {limit} bytes")
+    return Header(device_id, length, rate, request_id, kind)
+
+
+async def read_frame(reader: asyncio.StreamReader) -> Frame | None:
+    """Read one frame; None on a clean end of stream between frames.
+
+    Raises FrameError for anything malformed; the header is validated before
+    any of the body is read, so an oversized length never allocates memory.
+    """
+    try:
+        line = await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as err:
+        if not err.partial:
+            return None
+        raise FrameError(ErrorCode.TRUNCATED, "connection closed inside a header") from None
+    except asyncio.LimitOverrunError:
+        raise FrameError(ErrorCode.BAD_HEADER, "header line too long") from None
+    if len(line) > MAX_HEADER_BYTES:
+        raise FrameError(ErrorCode.BAD_HEADER, "header line too long")
+    header = parse_header(line)
+    try:
+        payload = await reader.readexactly(header.length) if header.length else b""
+    except asyncio.IncompleteReadError as err:
+        raise FrameError(
+            ErrorCode.TRUNCATED, f"body truncated: {len(err.partial)} of {header.length} bytes"
+        ) from None
+    return Frame(header.device_id, header.sample_rate, header.request_id, header.kind, payload)
