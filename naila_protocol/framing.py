@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from naila_protocol.topics import is_valid_device_id
 
 SUPPORTED_SAMPLE_RATES = frozenset({8000, 16000, 22050, 24000, 32000, 44100, 48000})
 MAX_AUDIO_SECONDS = 30
@@ -25,8 +26,6 @@ MAX_JSON_BYTES = 64 * 1024
 MAX_VIDEO_FRAME_BYTES = 4 * 1024 * 1024
 NO_REQUEST = "-"
 """request_id placeholder in frames not tied to a request (auth, connection errors)."""
-
-_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 
 class FrameKind(enum.StrEnum):
@@ -149,8 +148,8 @@ class ReplySummary:
 
 
 def is_valid_id(value: str) -> bool:
-    """device_id / request_id: 1-64 of [A-Za-z0-9_.:-]."""
-    return bool(_ID_RE.fullmatch(value))
+    """device_id / request_id: the same rule as an MQTT device-id topic level."""
+    return is_valid_device_id(value)
 
 
 def max_audio_bytes(sample_rate: int) -> int:
@@ -166,7 +165,9 @@ def encode_header(header: Header) -> bytes:
 
 
 def encode_frame(frame: Frame) -> bytes:
-    header = Header(frame.device_id, len(frame.payload), frame.sample_rate, frame.request_id, frame.kind)
+    header = Header(
+        frame.device_id, len(frame.payload), frame.sample_rate, frame.request_id, frame.kind
+    )
     return encode_header(header) + frame.payload
 
 
@@ -191,12 +192,16 @@ def parse_header(line: bytes) -> Header:
         kind = FrameKind(parts[4]) if len(parts) == 5 else FrameKind.BASIC
     except ValueError:
         raise FrameError(ErrorCode.BAD_KIND, f"unknown frame kind {parts[4]!r}") from None
-    if not is_valid_id(device_id) and not (kind in (FrameKind.ERROR, FrameKind.AUTH, FrameKind.AUTH_OK) and device_id == NO_REQUEST):
+    if not is_valid_id(device_id) and not (
+        kind in (FrameKind.ERROR, FrameKind.AUTH, FrameKind.AUTH_OK) and device_id == NO_REQUEST
+    ):
         raise FrameError(ErrorCode.BAD_HEADER, "invalid device_id")
     if not (is_valid_id(request_id) or request_id == NO_REQUEST):
         raise FrameError(ErrorCode.BAD_HEADER, "invalid request_id")
     if not length_text.isdigit():
-        raise FrameError(ErrorCode.BAD_LENGTH, f"length {length_text!r} is not a non-negative integer")
+        raise FrameError(
+            ErrorCode.BAD_LENGTH, f"length {length_text!r} is not a non-negative integer"
+        )
     if not rate_text.isdigit():
         raise FrameError(ErrorCode.BAD_SAMPLE_RATE, f"sample rate {rate_text!r} is not an integer")
     length, rate = int(length_text), int(rate_text)
