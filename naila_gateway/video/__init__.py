@@ -1,0 +1,30 @@
+"""Motion-gated camera video on the gateway: only frames with motion go to the AI server.
+
+Wiring in a gateway session (docs/gateway_video.md)::
+
+    consumer = attach_video_track(track, device_id, capabilities, ai_client, video_config)
+    ...
+    await consumer.stop()  # when the session closes
+"""
+
+from naila_gateway.video.config import VideoConfig, add_video_arguments
+from naila_gateway.video.consumer import CAMERA_CAPABILITY, CameraVideoConsumer, attach_video_track
+from naila_gateway.video.gate import MotionGate, VideoStats
+from naila_gateway.video.motion import MotionDetector, MotionResult, to_analysis_grey
+from naila_gateway.video.sender import FrameSink, StreamFrameSink, VideoFrameSender
+
+__all__ = [
+    "CAMERA_CAPABILITY",
+    "CameraVideoConsumer",
+    "FrameSink",
+    "MotionDetector",
+    "MotionGate",
+    "MotionResult",
+    "StreamFrameSink",
+    "VideoConfig",
+    "VideoFrameSender",
+    "VideoStats",
+    "add_video_arguments",
+    "attach_video_track",
+    "to_analysis_grey",
+]

@@ -1,0 +1,56 @@
+"""Turns JPEG motion frames into VIDEO frames of the gateway <-> AI-server TCP protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+from typing import Protocol
+
+from naila_protocol.framing import Frame, FrameKind, encode_frame, is_valid_id
+
+VIDEO_SAMPLE_RATE = 0
+"""The sample_rate header field of VIDEO frames (docs/protocol.md)."""
+
+
+class FrameSink(Protocol):
+    """What the camera path needs from the gateway's AI-server connection."""
+
+    async def send_frame(self, frame: Frame) -> None:
+        """Write one frame; raise if it cannot be delivered."""
+
+
+class VideoFrameSender:
+    """Wraps each JPEG as `{camera_id}|{len}|0|{request_id}|video` and hands it to a sink."""
+
+    def __init__(self, sink: FrameSink, camera_id: str) -> None:
+        if not is_valid_id(camera_id):
+            raise ValueError(f"invalid camera id {camera_id!r}: 1-64 of [A-Za-z0-9_.:-]")
+        self.camera_id = camera_id
+        self._sink = sink
+        self._prefix = f"vid-{secrets.token_hex(3)}-"
+        self._numbers = itertools.count(1)
+
+    def make_frame(self, jpeg: bytes) -> Frame:
+        """A VIDEO frame with a fresh request_id (vid-<random>-<n>, unique per sender)."""
+        request_id = f"{self._prefix}{next(self._numbers)}"
+        return Frame(self.camera_id, VIDEO_SAMPLE_RATE, request_id, FrameKind.VIDEO, jpeg)
+
+    async def send(self, jpeg: bytes) -> Frame:
+        """Send one JPEG; returns the frame sent."""
+        frame = self.make_frame(jpeg)
+        await self._sink.send_frame(frame)
+        return frame
+
+
+class StreamFrameSink:
+    """FrameSink over an asyncio stream (a dedicated connection to the AI server)."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._lock = asyncio.Lock()
+
+    async def send_frame(self, frame: Frame) -> None:
+        async with self._lock:
+            self._writer.write(encode_frame(frame))
+            await self._writer.drain()

@@ -1,0 +1,109 @@
+"""Fixtures: a real aiortc loopback call, a real TCP receiver of VIDEO frames on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import aioice.ice
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from naila_gateway.video import (
+    CameraVideoConsumer,
+    StreamFrameSink,
+    VideoConfig,
+    attach_video_track,
+)
+from naila_gateway.video.sender import FrameSink
+from naila_protocol.framing import Frame, FrameError, read_frame
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """aioice skips 127.0.0.1 when gathering host candidates; offer only loopback."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+
+
+@dataclass
+class VideoReceiver:
+    """A stand-in AI server socket: parses every frame with naila_protocol.framing.read_frame."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    frames: list[tuple[float, Frame]] = field(default_factory=list)
+    errors: list[FrameError] = field(default_factory=list)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (frame := await read_frame(reader)) is not None:
+                self.frames.append((time.monotonic(), frame))
+        except FrameError as err:
+            self.errors.append(err)
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[VideoReceiver]:
+    recv = VideoReceiver()
+    server = await asyncio.start_server(recv.handle, "127.0.0.1", 0)
+    recv.port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield recv
+
+
+@pytest.fixture
+async def tcp_sink(receiver: VideoReceiver) -> AsyncIterator[StreamFrameSink]:
+    """The gateway end: a real TCP connection to the receiver."""
+    _, writer = await asyncio.open_connection(receiver.host, receiver.port)
+    yield StreamFrameSink(writer)
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+
+
+async def play_over_webrtc(
+    track: MediaStreamTrack,
+    sink: FrameSink,
+    config: VideoConfig,
+    *,
+    camera_id: str = "front_door",
+    capabilities: Sequence[str] = ("camera", "audio"),
+) -> CameraVideoConsumer:
+    """Send `track` from a camera peer to a gateway peer over loopback; return the consumer
+    after the track has been played out and the gateway side has drained it."""
+    camera = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    gateway = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    consumers: list[CameraVideoConsumer] = []
+    ended = asyncio.Event()
+    track.on("ended", ended.set)
+
+    @gateway.on("track")
+    def on_track(remote: MediaStreamTrack) -> None:
+        if remote.kind == "video":
+            consumers.append(attach_video_track(remote, camera_id, capabilities, sink, config))
+
+    try:
+        camera.addTrack(track)
+        await camera.setLocalDescription(await camera.createOffer())
+        await gateway.setRemoteDescription(
+            RTCSessionDescription(camera.localDescription.sdp, "offer")
+        )
+        await gateway.setLocalDescription(await gateway.createAnswer())
+        await camera.setRemoteDescription(
+            RTCSessionDescription(gateway.localDescription.sdp, "answer")
+        )
+        await asyncio.wait_for(ended.wait(), timeout=60)
+        await asyncio.sleep(0.5)  # let the last frames cross the loopback and be analysed
+        assert consumers, "the gateway never got the video track"
+        return consumers[0]
+    finally:
+        await camera.close()
+        await gateway.close()
+        for consumer in consumers:
+            await consumer.stop()
