@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import aioice.ice
+import av
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
@@ -21,6 +23,12 @@ from naila_gateway.video import (
 )
 from naila_gateway.video.sender import FrameSink
 from naila_protocol.framing import Frame, FrameError, read_frame
+
+
+def decode_jpeg(data: bytes) -> av.VideoFrame:
+    """Decode one JPEG with FFmpeg (what the AI server's decoder would see)."""
+    with av.open(io.BytesIO(data), mode="r", format="mjpeg") as container:
+        return next(container.decode(video=0))
 
 
 @pytest.fixture(autouse=True)
