@@ -1,0 +1,28 @@
+"""`python -m naila_gateway` / `naila-gateway`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from naila_gateway.cli import config_from_args
+from naila_gateway.gateway import Gateway
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    config = config_from_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aioice").setLevel(logging.WARNING)
+    logging.getLogger("aiortc").setLevel(logging.WARNING)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(Gateway(config).run())
+
+
+if __name__ == "__main__":
+    run()

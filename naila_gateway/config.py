@@ -1,0 +1,122 @@
+"""Gateway settings: one dataclass, filled from environment variables and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+from naila_protocol.topics import DEFAULT_PREFIX
+
+VAD_MODES = ("energy", "silero")
+SERVER_PROTOCOLS = ("stream", "basic")
+ENERGY_DEFAULT_THRESHOLD = 500.0
+"""Mean absolute int16 amplitude above which a 20 ms frame counts as speech."""
+SILERO_DEFAULT_THRESHOLD = 0.5
+"""Silero speech probability above which a frame counts as speech."""
+
+
+@dataclass(slots=True)
+class GatewayConfig:
+    """Everything the gateway can be told; field metadata names the environment variable."""
+
+    # MQTT
+    mqtt_host: str = field(default="127.0.0.1", metadata={"env": "MQTT_HOST"})
+    mqtt_port: int = field(default=1883, metadata={"env": "MQTT_PORT"})
+    mqtt_username: str | None = field(default=None, metadata={"env": "MQTT_USERNAME"})
+    mqtt_password: str | None = field(default=None, metadata={"env": "MQTT_PASSWORD"})
+    mqtt_prefix: str = field(default=DEFAULT_PREFIX, metadata={"env": "MQTT_PREFIX"})
+    gateway_id: str = field(default="naila-gateway", metadata={"env": "GATEWAY_ID"})
+    metrics_interval: float = field(default=10.0, metadata={"env": "METRICS_INTERVAL"})
+    # AI server
+    ai_server_host: str = field(default="127.0.0.1", metadata={"env": "AI_SERVER_HOST"})
+    ai_server_port: int = field(default=9999, metadata={"env": "AI_SERVER_PORT"})
+    ai_server_token: str | None = field(default=None, metadata={"env": "AI_SERVER_TOKEN"})
+    ai_server_protocol: str = field(default="stream", metadata={"env": "AI_SERVER_PROTOCOL"})
+    """'stream': CHUNK/FINAL while the user speaks, streamed replies; 'basic': one frame each way."""
+    reply_timeout: float = field(default=10.0, metadata={"env": "AI_SERVER_REPLY_TIMEOUT"})
+    # WebRTC
+    ice_servers: list[str] = field(default_factory=list, metadata={"env": "WEBRTC_ICE_SERVERS"})
+    """STUN/TURN URLs (comma separated in the environment); none on a local network."""
+    opus_bitrate: int = field(default=24000, metadata={"env": "WEBRTC_OPUS_BITRATE"})
+    jitter_frames: int = field(default=1, metadata={"env": "WEBRTC_JITTER_FRAMES"})
+    """Receive jitter buffer depth in 20 ms frames (aiortc's own default is 4)."""
+    output_buffer_seconds: float = field(
+        default=60.0, metadata={"env": "AUDIO_OUTPUT_BUFFER_SECONDS"}
+    )
+    # Audio in
+    vad_mode: str = field(default="energy", metadata={"env": "AUDIO_VAD_MODE"})
+    vad_threshold: float | None = field(default=None, metadata={"env": "AUDIO_VAD_THRESHOLD"})
+    """None: 500 (energy) or 0.5 (silero)."""
+    silence_frames: int = field(default=15, metadata={"env": "AUDIO_SILENCE_FRAMES"})
+    """20 ms frames of silence that end an utterance (15 = 300 ms)."""
+    sample_rate: int = field(default=16000, metadata={"env": "AUDIO_SAMPLE_RATE"})
+    """Rate of the PCM sent to the AI server."""
+    preroll_frames: int = field(default=15, metadata={"env": "AUDIO_PREROLL_FRAMES"})
+    min_speech_frames: int = field(default=10, metadata={"env": "AUDIO_MIN_SPEECH_FRAMES"})
+    max_utterance_seconds: float = field(
+        default=30.0, metadata={"env": "AUDIO_MAX_UTTERANCE_SECONDS"}
+    )
+    chunk_frames: int = field(default=5, metadata={"env": "AUDIO_CHUNK_FRAMES"})
+    """Frames per CHUNK sent while an utterance is spoken (stream protocol)."""
+    log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
+
+    @property
+    def effective_vad_threshold(self) -> float:
+        if self.vad_threshold is not None:
+            return self.vad_threshold
+        return SILERO_DEFAULT_THRESHOLD if self.vad_mode == "silero" else ENERGY_DEFAULT_THRESHOLD
+
+    @property
+    def streaming(self) -> bool:
+        return self.ai_server_protocol == "stream"
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad setting."""
+        if self.vad_mode not in VAD_MODES:
+            raise ValueError(f"AUDIO_VAD_MODE must be one of {VAD_MODES}, not {self.vad_mode!r}")
+        if self.ai_server_protocol not in SERVER_PROTOCOLS:
+            raise ValueError(f"AI_SERVER_PROTOCOL must be one of {SERVER_PROTOCOLS}")
+        if self.sample_rate not in (8000, 16000, 24000, 32000, 48000):
+            raise ValueError(f"AUDIO_SAMPLE_RATE {self.sample_rate} is not supported")
+        if not 6000 <= self.opus_bitrate <= 510000:
+            raise ValueError("WEBRTC_OPUS_BITRATE must be between 6000 and 510000")
+        if not 1 <= self.jitter_frames <= 8:
+            raise ValueError("WEBRTC_JITTER_FRAMES must be between 1 and 8")
+        for name in ("silence_frames", "min_speech_frames", "chunk_frames"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.preroll_frames < 0 or self.max_utterance_seconds <= 0:
+            raise ValueError("preroll_frames must be >= 0 and max_utterance_seconds > 0")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+        """Defaults overridden by any of the environment variables that are set and non-empty."""
+        environ = os.environ if environ is None else environ
+        config = cls()
+        for item in fields(cls):
+            raw = environ.get(item.metadata["env"], "")
+            if raw != "":
+                setattr(config, item.name, _convert(item.name, getattr(config, item.name), raw))
+        return config
+
+
+_FLOAT_FIELDS = frozenset({"vad_threshold", "reply_timeout", "metrics_interval"})
+
+
+def _convert(name: str, current: object, raw: str) -> object:
+    if name == "ice_servers":
+        return [url.strip() for url in raw.split(",") if url.strip()]
+    if name in _FLOAT_FIELDS or isinstance(current, float):
+        return float(raw)
+    if isinstance(current, int):
+        return int(raw)
+    return raw
+
+
+def env_name(field_name: str) -> str:
+    """Environment variable of one config field."""
+    for item in fields(GatewayConfig):
+        if item.name == field_name:
+            return str(item.metadata["env"])
+    raise KeyError(field_name)

@@ -1,0 +1,310 @@
+"""The gateway: MQTT signaling + one WebRTC/voice session per device + the AI-server client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Coroutine
+from typing import Any
+
+from naila_gateway.config import GatewayConfig
+from naila_gateway.events import device_event, gateway_status
+from naila_gateway.metrics import GatewayMetrics, MetricsReporter
+from naila_gateway.mqtt_link import Incoming, MqttLink
+from naila_gateway.peer import PeerSession, SessionLogger
+from naila_gateway.server_client import ServerClient
+from naila_gateway.signaling import (
+    BadMessage,
+    parse_answer,
+    parse_command,
+    parse_ice,
+    parse_status,
+)
+from naila_gateway.voice import VoiceSession, new_request_id
+from naila_protocol.topics import QOS_RELIABLE, QOS_TELEMETRY, Topics, is_valid_device_id
+
+_LOGGER = logging.getLogger(__name__)
+
+ANSWER_TIMEOUT = 30.0
+"""Seconds a session waits for the device's answer before it is closed."""
+_LIVE_STATES = frozenset({"new", "connecting", "connected"})
+
+
+class Gateway:
+    """Run with `async with Gateway(config) as gw: ...` or `await Gateway(config).run()`."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        config.validate()
+        self.config = config
+        self.topics = Topics(config.mqtt_prefix)
+        self.metrics = GatewayMetrics()
+        self.sessions: dict[str, PeerSession] = {}
+        """Current session per device id."""
+        self.server = ServerClient(
+            config.ai_server_host,
+            config.ai_server_port,
+            token=config.ai_server_token,
+            reply_timeout=config.reply_timeout,
+        )
+        self.mqtt = MqttLink(
+            host=config.mqtt_host,
+            port=config.mqtt_port,
+            username=config.mqtt_username,
+            password=config.mqtt_password,
+            client_id=f"naila-gateway-{config.gateway_id}-{uuid.uuid4().hex[:6]}",
+            status_topic=self.topics.gateway_status,
+            online_payload=lambda: gateway_status(config.gateway_id, online=True),
+            will_payload=gateway_status(config.gateway_id, online=False),
+            subscriptions=[
+                (self.topics.device_wildcard(leaf), QOS_RELIABLE)
+                for leaf in ("status", "signaling/answer", "signaling/ice", "command")
+            ],
+            on_message=self._on_message,
+        )
+        self._reporter = MetricsReporter(config.gateway_id, self.metrics)
+        self._device_locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._services: list[asyncio.Task[None]] = []
+
+    # lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.server.start()
+        self._services = [
+            asyncio.create_task(self.mqtt.run(), name="naila-gateway-mqtt"),
+            asyncio.create_task(self._report_metrics(), name="naila-gateway-metrics"),
+        ]
+
+    async def stop(self) -> None:
+        """Close every session, publish offline status, disconnect."""
+        for session in list(self.sessions.values()):
+            await session.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.mqtt.publish_and_wait(
+            self.topics.gateway_status,
+            gateway_status(self.config.gateway_id, online=False),
+            retain=True,
+        )
+        for task in self._services:
+            task.cancel()
+        await asyncio.gather(*self._services, return_exceptions=True)
+        self._services = []
+        await self.server.stop()
+
+    async def run(self) -> None:
+        """Serve until cancelled."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # MQTT dispatch --------------------------------------------------------------------
+    def _on_message(self, message: Incoming) -> None:
+        parsed = self.topics.parse_device_topic(message.topic)
+        if parsed is None:
+            return
+        device_id, leaf = parsed
+        if not is_valid_device_id(device_id):
+            _LOGGER.warning("ignoring %s message: invalid device id %r", leaf, device_id[:80])
+            return
+        handler = {
+            "status": self._handle_status,
+            "signaling/answer": self._handle_answer,
+            "signaling/ice": self._handle_ice,
+            "command": self._handle_command,
+        }.get(leaf)
+        if handler is not None:
+            self._spawn(self._serialized(device_id, handler(device_id, message)))
+
+    async def _serialized(self, device_id: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run one device's messages in arrival order; other devices run concurrently."""
+        lock = self._device_locks.setdefault(device_id, asyncio.Lock())
+        self._lock_users[device_id] = self._lock_users.get(device_id, 0) + 1
+        try:
+            async with lock:
+                await work
+        except BadMessage as err:
+            _LOGGER.warning("[%s] ignored bad message: %s", device_id, err)
+        except Exception:
+            _LOGGER.exception("[%s] message handling failed", device_id)
+        finally:
+            self._lock_users[device_id] -= 1
+            if not self._lock_users[device_id]:
+                del self._lock_users[device_id]
+                del self._device_locks[device_id]
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # handlers -------------------------------------------------------------------------
+    async def _handle_status(self, device_id: str, message: Incoming) -> None:
+        status = parse_status(device_id, message.payload)
+        current = self.sessions.get(device_id)
+        if status.online and status.has_audio:
+            if (
+                current is not None
+                and current.status_payload == message.payload
+                and current.state in _LIVE_STATES
+            ):
+                _LOGGER.debug(
+                    "[%s] repeated status; session %s kept", device_id, current.session_id
+                )
+                return
+            if current is not None:
+                await current.close()
+            await self._open_session(device_id, message.payload)
+        elif current is not None:
+            await current.close()
+
+    async def _open_session(self, device_id: str, status_payload: bytes) -> None:
+        session_id = uuid.uuid4().hex[:12]
+        log = SessionLogger(_LOGGER, {"device_id": device_id, "session_id": session_id})
+
+        def publish(event: str, **fields: Any) -> None:
+            self.publish_event(device_id, event, **fields)
+
+        voice = VoiceSession(
+            device_id,
+            self.config,
+            server=self.server,
+            publish=publish,
+            metrics=self.metrics,
+            logger=log,
+        )
+        session = PeerSession(
+            device_id,
+            session_id,
+            voice,
+            ice_servers=self.config.ice_servers,
+            jitter_frames=self.config.jitter_frames,
+            status_payload=status_payload,
+            on_closed=self._on_session_closed,
+            on_connected=lambda s: self.publish_event(
+                s.device_id, "session_started", session_id=s.session_id
+            ),
+            logger=log,
+        )
+        self.sessions[device_id] = session
+        try:
+            sdp = await session.create_offer()
+        except Exception:
+            log.exception("could not create an offer")
+            await session.close()
+            return
+        offer = {"type": "offer", "sdp": sdp, "session_id": session_id}
+        self.mqtt.publish(
+            self.topics.signaling_offer(device_id), json.dumps(offer).encode(), qos=QOS_RELIABLE
+        )
+        log.info("offer sent")
+        self._spawn(self._expire_unanswered(session))
+
+    async def _expire_unanswered(self, session: PeerSession) -> None:
+        await asyncio.sleep(ANSWER_TIMEOUT)
+        if not session.answered and self.sessions.get(session.device_id) is session:
+            session.log.warning("no answer within %.0f s", ANSWER_TIMEOUT)
+            await session.close()
+
+    async def _on_session_closed(self, session: PeerSession) -> None:
+        if self.sessions.get(session.device_id) is session:
+            del self.sessions[session.device_id]
+        self.publish_event(session.device_id, "session_closed", session_id=session.session_id)
+
+    def _current(self, device_id: str, session_id: str, what: str) -> PeerSession | None:
+        session = self.sessions.get(device_id)
+        if session is None or session.session_id != session_id:
+            _LOGGER.info("[%s] stale %s for session %r ignored", device_id, what, session_id[:40])
+            return None
+        return session
+
+    async def _handle_answer(self, device_id: str, message: Incoming) -> None:
+        session_id, sdp = parse_answer(message.payload)
+        session = self._current(device_id, session_id, "answer")
+        if session is None:
+            return
+        try:
+            await session.apply_answer(sdp)
+        except Exception as err:
+            session.log.warning("answer rejected: %s", err)
+
+    async def _handle_ice(self, device_id: str, message: Incoming) -> None:
+        candidate = parse_ice(message.payload)
+        session = self._current(device_id, candidate.session_id, "ICE candidate")
+        if session is None:
+            return
+        try:
+            await session.add_ice_candidate(
+                candidate.candidate, candidate.sdp_mid, candidate.sdp_mline_index
+            )
+        except Exception as err:
+            session.log.warning("ICE candidate rejected: %s", err)
+
+    async def _handle_command(self, device_id: str, message: Incoming) -> None:
+        try:
+            command = parse_command(message.payload)
+        except BadMessage as err:
+            self.publish_event(device_id, "error", code="bad_command", message=str(err))
+            raise
+        session = self.sessions.get(device_id)
+        if command.name == "stop":
+            if session is not None:
+                await session.voice.interrupt(reason="stop")
+            return
+        request_id = command.request_id or new_request_id()
+        if session is None:
+            self.publish_event(
+                device_id,
+                "error",
+                request_id=request_id,
+                code="no_session",
+                message="device has no audio session",
+            )
+            return
+        await session.voice.announce(command.message, request_id)
+
+    # publishing -----------------------------------------------------------------------
+    def publish_event(self, device_id: str, event: str, **fields: Any) -> None:
+        """`devices/{id}/events` (QoS 1, not retained)."""
+        self.mqtt.publish(
+            self.topics.device_events(device_id),
+            device_event(event, device_id, **fields),
+            qos=QOS_RELIABLE,
+        )
+
+    def metrics_payload(self) -> dict[str, object]:
+        return self._reporter.payload(
+            sessions=len(self.sessions), server_connected=self.server.connected
+        )
+
+    async def _report_metrics(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.metrics_interval)
+            payload = json.dumps(self.metrics_payload()).encode()
+            self.mqtt.publish(self.topics.gateway_metrics, payload, qos=QOS_TELEMETRY)
+
+
+async def wait_for_session(gateway: Gateway, device_id: str, limit: float = 10.0) -> PeerSession:
+    """Wait until `device_id` has a connected session (helper for tools and tests)."""
+    async with asyncio.timeout(limit):
+        while True:
+            session = gateway.sessions.get(device_id)
+            if session is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(session.connected.wait(), 0.2)
+                    return session
+            else:
+                await asyncio.sleep(0.02)

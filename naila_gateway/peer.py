@@ -1,0 +1,176 @@
+"""One device's WebRTC connection: offer, answer, ICE, receive loop and clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.sdp import candidate_from_sdp
+
+from naila_gateway.pcm import to_mono
+from naila_gateway.voice import VoiceSession
+
+_LOGGER = logging.getLogger(__name__)
+_AUDIO_JITTER_CAPACITY = 16
+"""aiortc's audio jitter buffer size in packets (power of two)."""
+
+
+class SessionLogger(logging.LoggerAdapter[logging.Logger]):
+    """Prefixes every line with `[device/session]`."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = self.extra or {}
+        return f"[{extra.get('device_id')}/{extra.get('session_id')}] {msg}", kwargs
+
+
+def ice_configuration(urls: list[str]) -> RTCConfiguration:
+    """RTCConfiguration with exactly these ICE servers (aiortc's default is a public STUN)."""
+    return RTCConfiguration(iceServers=[RTCIceServer(urls=url) for url in urls])
+
+
+def set_jitter_depth(receiver: RTCRtpReceiver, frames: int) -> bool:
+    """Give one audio receiver a jitter buffer that releases frames after `frames` frames.
+
+    aiortc 1.16 has no public setting (it fixes prefetch=4, ≈80 ms); this replaces the
+    buffer of this receiver instance only, before any packet arrives. Returns False (and the
+    default stays) if aiortc's internals changed.
+    """
+    attribute = "_RTCRtpReceiver__jitter_buffer"
+    if not isinstance(getattr(receiver, attribute, None), JitterBuffer):
+        _LOGGER.warning("cannot set jitter buffer depth on this aiortc version")
+        return False
+    setattr(receiver, attribute, JitterBuffer(capacity=_AUDIO_JITTER_CAPACITY, prefetch=frames))
+    return True
+
+
+class PeerSession:
+    """RTCPeerConnection for one device session; closes itself on failed/closed."""
+
+    def __init__(
+        self,
+        device_id: str,
+        session_id: str,
+        voice: VoiceSession,
+        *,
+        ice_servers: list[str],
+        jitter_frames: int,
+        status_payload: bytes,
+        on_closed: Callable[[PeerSession], Awaitable[None]],
+        on_connected: Callable[[PeerSession], None] | None = None,
+        logger: logging.LoggerAdapter[logging.Logger],
+    ) -> None:
+        self.device_id = device_id
+        self.session_id = session_id
+        self.voice = voice
+        self.status_payload = status_payload
+        """The device status message that opened this session."""
+        self.log = logger
+        self._on_closed = on_closed
+        self._on_connected = on_connected
+        self._jitter_frames = jitter_frames
+        self.pc = RTCPeerConnection(ice_configuration(ice_servers))
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self.answered = False
+        self.connected = asyncio.Event()
+        self.pc.on("track", self._on_track)
+        self.pc.on("connectionstatechange", self._on_state)
+
+    @property
+    def state(self) -> str:
+        return str(self.pc.connectionState)
+
+    async def create_offer(self) -> str:
+        """Add the output track, gather candidates and return the full offer SDP."""
+        transceiver = self.pc.addTransceiver(self.voice.track, direction="sendrecv")
+        set_jitter_depth(transceiver.receiver, self._jitter_frames)
+        offer = await self.pc.createOffer()
+        await self.pc.setLocalDescription(offer)
+        return str(self.pc.localDescription.sdp)
+
+    async def apply_answer(self, sdp: str) -> None:
+        """Raises ValueError/InvalidStateError for an unusable answer; the session stays as is."""
+        if self.answered:
+            raise ValueError("session already has an answer")
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        self.answered = True
+        self.log.info("answer applied")
+
+    async def add_ice_candidate(
+        self, candidate: str, sdp_mid: str | None, sdp_mline_index: int | None
+    ) -> None:
+        """Apply one trickled candidate from the device (an empty one means end of candidates)."""
+        text = candidate.removeprefix("a=").removeprefix("candidate:")
+        if not text.strip():
+            return
+        parsed = candidate_from_sdp(text)
+        parsed.sdpMid = sdp_mid
+        parsed.sdpMLineIndex = sdp_mline_index
+        await self.pc.addIceCandidate(parsed)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind != "audio":
+            self.log.info("ignoring %s track", track.kind)
+            self._spawn(self._drain(track))
+            return
+        self.log.info("receiving audio")
+        self._spawn(self._receive(track))
+
+    async def _receive(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            try:
+                await self.voice.feed(to_mono(frame))  # type: ignore[arg-type]
+            except Exception:
+                self.log.exception("audio frame dropped")
+
+    async def _drain(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_state(self) -> None:
+        state = self.pc.connectionState
+        self.log.info("connection %s", state)
+        if state == "connected" and not self.connected.is_set():
+            self.connected.set()
+            if self._on_connected is not None:
+                self._on_connected(self)
+        elif state in ("failed", "closed"):
+            await self.close()
+
+    async def close(self) -> None:
+        """Idempotent: stop tasks, voice, and the peer connection; then tell the owner."""
+        if self._closing:
+            return
+        self._closing = True
+        await self.voice.close()
+        await self.pc.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.log.info("session closed")
+        await self._on_closed(self)

@@ -1,0 +1,116 @@
+"""Parsing and validation of device messages (status, answer, ICE, commands)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from naila_protocol.framing import is_valid_id
+
+AUDIO_CAPABILITIES = frozenset({"audio", "microphone", "mic"})
+MAX_SDP_CHARS = 64 * 1024
+MAX_ANNOUNCE_CHARS = 2000
+
+
+class BadMessage(ValueError):
+    """A device message that cannot be used; the text says why."""
+
+
+def parse_json_object(payload: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BadMessage(f"not JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise BadMessage("JSON is not an object")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    online: bool
+    has_audio: bool
+
+
+def parse_status(device_id: str, payload: bytes) -> DeviceStatus:
+    """Empty payload (device removed) counts as offline."""
+    if not payload:
+        return DeviceStatus(online=False, has_audio=False)
+    data = parse_json_object(payload)
+    claimed = data.get("device_id", device_id)
+    if claimed != device_id:
+        raise BadMessage(f"status names device {claimed!r} on the topic of {device_id!r}")
+    online = data.get("online")
+    if not isinstance(online, bool):
+        raise BadMessage("'online' must be true or false")
+    capabilities = data.get("capabilities", [])
+    if not isinstance(capabilities, list):
+        raise BadMessage("'capabilities' must be a list")
+    has_audio = any(isinstance(c, str) and c.lower() in AUDIO_CAPABILITIES for c in capabilities)
+    return DeviceStatus(online=online, has_audio=has_audio)
+
+
+def _session_id(data: dict[str, Any]) -> str:
+    session_id = data.get("session_id")
+    if not isinstance(session_id, str) or not session_id:
+        raise BadMessage("missing session_id")
+    return session_id
+
+
+def parse_answer(payload: bytes) -> tuple[str, str]:
+    """(session_id, sdp)."""
+    data = parse_json_object(payload)
+    if data.get("type", "answer") != "answer":
+        raise BadMessage(f"type is {data.get('type')!r}, expected 'answer'")
+    sdp = data.get("sdp")
+    if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > MAX_SDP_CHARS:
+        raise BadMessage("'sdp' is not an SDP document")
+    return _session_id(data), sdp
+
+
+@dataclass(frozen=True, slots=True)
+class IceCandidate:
+    session_id: str
+    candidate: str
+    sdp_mid: str | None
+    sdp_mline_index: int | None
+
+
+def parse_ice(payload: bytes) -> IceCandidate:
+    data = parse_json_object(payload)
+    candidate = data.get("candidate")
+    if not isinstance(candidate, str) or len(candidate) > 1024:
+        raise BadMessage("'candidate' must be a string")
+    mid = data.get("sdpMid")
+    index = data.get("sdpMLineIndex")
+    if mid is not None and not isinstance(mid, str):
+        raise BadMessage("'sdpMid' must be a string")
+    if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
+        raise BadMessage("'sdpMLineIndex' must be an integer")
+    return IceCandidate(_session_id(data), candidate, mid, index)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    message: str = ""
+    request_id: str | None = None
+
+
+def parse_command(payload: bytes) -> Command:
+    data = parse_json_object(payload)
+    name = data.get("command")
+    if name not in ("announce", "stop"):
+        raise BadMessage(f"unknown command {name!r}")
+    request_id = data.get("request_id")
+    if request_id is not None and (not isinstance(request_id, str) or not is_valid_id(request_id)):
+        raise BadMessage("request_id must be 1-64 of [A-Za-z0-9_.:-]")
+    if name == "announce":
+        message = data.get("message")
+        if not isinstance(message, str) or not message.strip():
+            raise BadMessage("announce needs a non-empty 'message'")
+        if len(message) > MAX_ANNOUNCE_CHARS:
+            raise BadMessage(f"announce message longer than {MAX_ANNOUNCE_CHARS} characters")
+        return Command(name, message.strip(), request_id)
+    return Command(name, "", request_id)

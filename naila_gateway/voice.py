@@ -1,0 +1,314 @@
+"""One device's voice loop: VAD and utterances in, requests to the AI server, replies out."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from naila_gateway.audio_out import OutputQueue, PacedOutputTrack
+from naila_gateway.config import GatewayConfig
+from naila_gateway.metrics import GatewayMetrics
+from naila_gateway.pcm import FRAME_SECONDS, WEBRTC_RATE, Resampler
+from naila_gateway.server_client import RequestListener, ServerClient, error_code_of
+from naila_gateway.utterance import UtteranceDetector, UtteranceEvent
+from naila_gateway.vad import make_vad
+from naila_protocol.framing import Frame, FrameKind, ReplySummary
+
+EventPublisher = Callable[..., None]
+"""publish(event_type, **fields) -> None: a `devices/{id}/events` message."""
+
+
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex[:16]}"
+
+
+class _Reply:
+    """Book-keeping for one request whose reply may play on this device."""
+
+    __slots__ = ("announce", "first_audio_ms", "request_id", "speech_end", "summary")
+
+    def __init__(self, request_id: str, speech_end: float | None, *, announce: bool) -> None:
+        self.request_id = request_id
+        self.speech_end = speech_end
+        self.announce = announce
+        self.first_audio_ms: float | None = None
+        self.summary: ReplySummary | None = None
+
+
+class VoiceSession(RequestListener):
+    """Everything audio for one device, independent of the WebRTC connection carrying it."""
+
+    def __init__(
+        self,
+        device_id: str,
+        config: GatewayConfig,
+        *,
+        server: ServerClient,
+        publish: EventPublisher,
+        metrics: GatewayMetrics,
+        logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    ) -> None:
+        self.device_id = device_id
+        self.config = config
+        self.server = server
+        self._publish = publish
+        self.metrics = metrics
+        self.log = logger
+        self.vad = make_vad(config.vad_mode, config.effective_vad_threshold)
+        self.detector = UtteranceDetector(
+            silence_frames=config.silence_frames,
+            preroll_frames=config.preroll_frames,
+            min_speech_frames=config.min_speech_frames,
+            max_frames=int(config.max_utterance_seconds / FRAME_SECONDS),
+        )
+        max_frames = int(config.output_buffer_seconds / FRAME_SECONDS)
+        self.output = OutputQueue(max_frames)
+        self.track = PacedOutputTrack(
+            self.output, bitrate=config.opus_bitrate, on_frame=self._on_frame_sent
+        )
+        self._utterance_id: str | None = None
+        self._utterance_streamed = False
+        self._sent_frames = 0
+        self._resampler: Resampler | None = None
+        self._last_speech_at: float | None = None
+        self._replies: dict[str, _Reply] = {}
+        self.closed = False
+
+    # audio in -------------------------------------------------------------------------
+    async def feed(self, frame: np.ndarray) -> None:
+        """One received 20 ms frame of 48 kHz mono int16."""
+        self.metrics.frames_in += 1
+        speech = await self.vad.is_speech(frame)
+        if speech:
+            self._last_speech_at = time.perf_counter()
+        event = self.detector.feed(frame, speech)
+        if event is UtteranceEvent.STARTED:
+            if self.reply_active():
+                await self.interrupt(reason="barge_in")
+            self._begin_utterance()
+        unsent = len(self.detector.frames) - self._sent_frames
+        if (
+            self.detector.active
+            and self.config.streaming
+            and (unsent >= self.config.chunk_frames or event)
+        ):
+            await self._send_chunk()
+        if event is UtteranceEvent.ENDED:
+            await self._finish_utterance()
+        elif event is UtteranceEvent.DISCARDED:
+            await self._discard_utterance()
+
+    def _begin_utterance(self) -> None:
+        self._utterance_id = new_request_id()
+        self._utterance_streamed = False
+        self._sent_frames = 0
+        self._resampler = Resampler(WEBRTC_RATE, self.config.sample_rate)
+        self.log.debug("utterance %s started", self._utterance_id)
+
+    def _unsent_pcm(self) -> bytes:
+        assert self._resampler is not None
+        frames = self.detector.frames[self._sent_frames :]
+        self._sent_frames = len(self.detector.frames)
+        if not frames:
+            return b""
+        return self._resampler.process(np.concatenate(frames)).tobytes()
+
+    async def _send_chunk(self) -> None:
+        if self._utterance_id is None:
+            return
+        pcm = self._unsent_pcm()
+        if not pcm:
+            return
+        if not self._utterance_streamed:
+            self.server.register(self._utterance_id, self)
+        frame = Frame(
+            self.device_id, self.config.sample_rate, self._utterance_id, FrameKind.CHUNK, pcm
+        )
+        if await self.server.send(frame):
+            self._utterance_streamed = True
+
+    async def _finish_utterance(self) -> None:
+        request_id, self._utterance_id = self._utterance_id, None
+        frames = self.detector.take_frames()
+        if request_id is None or self._resampler is None:
+            return
+        self.metrics.utterances += 1
+        duration_ms = round(len(frames) * FRAME_SECONDS * 1000)
+        speech_end = self._last_speech_at
+        if self.config.streaming:
+            tail = self._unsent_pcm_from(frames) + self._resampler.flush().tobytes()
+            kind = FrameKind.FINAL
+        else:
+            tail = (
+                self._resampler.process(np.concatenate(frames)).tobytes()
+                + self._resampler.flush().tobytes()
+            )
+            kind = FrameKind.BASIC
+        self._resampler = None
+        if not self.server.connected:
+            self.log.warning("AI server unavailable: utterance %s dropped", request_id)
+            self.server.forget(request_id)
+            self._publish("server_unavailable", request_id=request_id)
+            return
+        self.server.register(request_id, self)
+        self._replies[request_id] = _Reply(request_id, speech_end, announce=False)
+        frame = Frame(self.device_id, self.config.sample_rate, request_id, kind, tail)
+        self._publish("utterance", request_id=request_id, duration_ms=duration_ms)
+        if not await self.server.send(frame, expects_reply=True):
+            self._replies.pop(request_id, None)
+            self.server.forget(request_id)
+            self._publish("server_unavailable", request_id=request_id)
+        else:
+            self.log.info("utterance %s sent (%d ms)", request_id, duration_ms)
+
+    def _unsent_pcm_from(self, frames: list[np.ndarray]) -> bytes:
+        assert self._resampler is not None
+        rest = frames[self._sent_frames :]
+        return self._resampler.process(np.concatenate(rest)).tobytes() if rest else b""
+
+    async def _discard_utterance(self) -> None:
+        request_id, self._utterance_id = self._utterance_id, None
+        self.detector.take_frames()
+        self._resampler = None
+        if request_id is not None and self._utterance_streamed:
+            await self.server.cancel(self.device_id, request_id)
+        self.log.debug("utterance %s too short: discarded", request_id)
+
+    # replies --------------------------------------------------------------------------
+    def reply_active(self) -> bool:
+        """A reply is queued, playing, or awaited from the server."""
+        return bool(len(self.output)) or bool(self._replies)
+
+    async def interrupt(self, *, reason: str) -> None:
+        """Barge-in or stop: silence within one frame, cancel the server's work, tell HA."""
+        playing = self.output.playing_tags()
+        self.output.clear()
+        replies, self._replies = self._replies, {}
+        self.metrics.barge_ins += reason == "barge_in"
+        for request_id in replies:
+            await self.server.cancel(self.device_id, request_id)
+        interrupted: list[str | None] = list(dict.fromkeys([*playing, *replies])) or [None]
+        for rid in interrupted:
+            self._publish("interrupted", request_id=rid, reason=reason)
+        self.log.info("%s: output cleared, %d request(s) cancelled", reason, len(replies))
+
+    async def announce(self, text: str, request_id: str) -> None:
+        """Ask the server to speak `text` here; the audio plays like a reply."""
+        if not self.server.connected:
+            self._publish(
+                "error",
+                request_id=request_id,
+                code="server_unavailable",
+                message="AI server is not connected",
+            )
+            return
+        self.server.register(request_id, self)
+        self._replies[request_id] = _Reply(request_id, None, announce=True)
+        frame = Frame(
+            self.device_id, WEBRTC_RATE, request_id, FrameKind.SPEAK, text.encode("utf-8")
+        )
+        if not await self.server.send(frame, expects_reply=True):
+            self._replies.pop(request_id, None)
+            self.server.forget(request_id)
+            self._publish(
+                "error",
+                request_id=request_id,
+                code="server_unavailable",
+                message="AI server is not connected",
+            )
+
+    def on_reply_frame(self, frame: Frame) -> None:
+        reply = self._replies.get(frame.request_id)
+        if reply is None:
+            return
+        if frame.kind in (FrameKind.AUDIO, FrameKind.BASIC):
+            samples = np.frombuffer(frame.payload, dtype="<i2").astype(np.int16)
+            dropped = self.output.push_pcm(samples, frame.sample_rate, tag=frame.request_id)
+            self.metrics.frames_dropped += dropped
+            if frame.kind is FrameKind.BASIC:
+                self.metrics.frames_dropped += self.output.end_of_audio(tag=frame.request_id)
+                self._finish_reply(reply, ReplySummary(), had_audio=bool(samples.size))
+        elif frame.kind is FrameKind.END:
+            self.metrics.frames_dropped += self.output.end_of_audio(tag=frame.request_id)
+            try:
+                summary = ReplySummary.from_frame(frame)
+            except (ValueError, TypeError, UnicodeDecodeError):
+                self.log.warning("malformed END body for %s", frame.request_id)
+                summary = ReplySummary(status="error")
+            self._finish_reply(
+                reply, summary, had_audio=reply.first_audio_ms is not None or bool(len(self.output))
+            )
+        elif frame.kind is FrameKind.ERROR:
+            self._replies.pop(frame.request_id, None)
+            code, message = error_code_of(frame)
+            self.log.warning("AI server error for %s: %s %s", frame.request_id, code, message)
+            self._publish("error", request_id=frame.request_id, code=code, message=message)
+
+    def _finish_reply(self, reply: _Reply, summary: ReplySummary, *, had_audio: bool) -> None:
+        reply.summary = summary
+        if reply.first_audio_ms is not None or not had_audio:
+            self._publish_reply(reply)
+
+    def _publish_reply(self, reply: _Reply) -> None:
+        self._replies.pop(reply.request_id, None)
+        summary = reply.summary or ReplySummary()
+        self.metrics.replies += 1
+        if reply.announce:
+            self._publish("announced", request_id=reply.request_id)
+            return
+        self._publish(
+            "reply",
+            request_id=reply.request_id,
+            transcript=summary.transcript,
+            reply=summary.reply,
+            status=summary.status,
+            first_audio_ms=reply.first_audio_ms,
+            timings=summary.timings,
+        )
+
+    def _on_frame_sent(self, tag: str | None) -> None:
+        reply = self._replies.get(tag) if tag else None
+        self.metrics.frames_out += 1
+        if reply is None or reply.first_audio_ms is not None:
+            return
+        now = time.perf_counter()
+        reply.first_audio_ms = (
+            round((now - reply.speech_end) * 1000, 1) if reply.speech_end else 0.0
+        )
+        if not reply.announce:
+            self.metrics.last_first_audio_ms = reply.first_audio_ms
+            self.log.info("first audio of %s after %.0f ms", reply.request_id, reply.first_audio_ms)
+        if reply.summary is not None:
+            self._publish_reply(reply)
+
+    def on_request_failed(self, request_id: str, reason: str) -> None:
+        reply = self._replies.pop(request_id, None)
+        if reply is not None and reply.announce:
+            self._publish(
+                "error", request_id=request_id, code=reason, message=f"announce failed: {reason}"
+            )
+        elif reply is not None or request_id == self._utterance_id:
+            self._publish(reason, request_id=request_id)
+
+    async def close(self) -> None:
+        """Stop playing and cancel whatever the server is still doing for this device."""
+        if self.closed:
+            return
+        self.closed = True
+        self.output.clear()
+        replies, self._replies = self._replies, {}
+        pending = [
+            *replies,
+            *([self._utterance_id] if self._utterance_streamed and self._utterance_id else []),
+        ]
+        for request_id in pending:
+            await self.server.cancel(self.device_id, request_id)
+        self.track.stop()
+
+    def info(self) -> dict[str, Any]:
+        return {"queued_frames": len(self.output), "pending_replies": list(self._replies)}
