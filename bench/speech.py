@@ -49,7 +49,16 @@ def espeak_pcm(text: str) -> tuple[np.ndarray, int]:
     with tempfile.TemporaryDirectory(prefix="naila-speech-") as tmp:
         wav_path = Path(tmp) / "speech.wav"
         subprocess.run(
-            ["espeak-ng", "-v", ESPEAK_VOICE, "-s", str(ESPEAK_WORDS_PER_MINUTE), "-w", str(wav_path), text],
+            [
+                "espeak-ng",
+                "-v",
+                ESPEAK_VOICE,
+                "-s",
+                str(ESPEAK_WORDS_PER_MINUTE),
+                "-w",
+                str(wav_path),
+                text,
+            ],
             check=True,
             capture_output=True,
         )
@@ -63,7 +72,9 @@ def espeak_pcm(text: str) -> tuple[np.ndarray, int]:
 
 def resample_pcm(samples: np.ndarray, rate_in: int, rate_out: int) -> bytes:
     """Resample float32 samples with soxr and return int16 little-endian PCM."""
-    out = soxr.resample(samples, rate_in, rate_out, quality="HQ") if rate_in != rate_out else samples
+    out = (
+        soxr.resample(samples, rate_in, rate_out, quality="HQ") if rate_in != rate_out else samples
+    )
     return (np.clip(out, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
