@@ -83,7 +83,9 @@ def _wait_ready(proc: subprocess.Popen[bytes], host: str, port: int, log: Path) 
                 return
         except (OSError, ValueError):
             time.sleep(0.3)
-    pytest.fail(f"NAILA server not ready after {SERVER_START_TIMEOUT_S:.0f} s:\n{log.read_text()[-3000:]}")
+    pytest.fail(
+        f"NAILA server not ready after {SERVER_START_TIMEOUT_S:.0f} s:\n{log.read_text()[-3000:]}"
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -172,4 +174,3 @@ async def wyoming_entry(hass, socket_enabled, naila_server: WyomingServer):  # t
     yield entry
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-

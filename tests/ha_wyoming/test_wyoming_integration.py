@@ -9,13 +9,16 @@ from collections.abc import AsyncIterator
 
 from homeassistant.components import conversation, stt, tts
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.helpers import entity_registry as er, intent
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import intent
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 
 def _entity_id(hass: HomeAssistant, domain: str, entry: MockConfigEntry, suffix: str) -> str:
     """The entity the wyoming integration registered for this entry (unique id '<entry>-<suffix>')."""
-    entity_id = er.async_get(hass).async_get_entity_id(domain, "wyoming", f"{entry.entry_id}-{suffix}")
+    entity_id = er.async_get(hass).async_get_entity_id(
+        domain, "wyoming", f"{entry.entry_id}-{suffix}"
+    )
     assert entity_id is not None, f"no {domain} entity for the NAILA server"
     return entity_id
 
@@ -63,13 +66,17 @@ async def test_tts_produces_speech(hass: HomeAssistant, wyoming_entry: MockConfi
     assert max(abs(sample) for sample in samples) > 1000, "TTS audio is silent"
 
 
-async def test_conversation_agent_answers(hass: HomeAssistant, wyoming_entry: MockConfigEntry) -> None:
+async def test_conversation_agent_answers(
+    hass: HomeAssistant, wyoming_entry: MockConfigEntry
+) -> None:
     agent_id = _entity_id(hass, "conversation", wyoming_entry, "conversation")
 
     result = await conversation.async_converse(
         hass, "What can you do for me?", None, Context(), language="en", agent_id=agent_id
     )
 
-    assert result.response.response_type is not intent.IntentResponseType.ERROR, result.response.as_dict()
+    assert result.response.response_type is not intent.IntentResponseType.ERROR, (
+        result.response.as_dict()
+    )
     speech = result.response.speech["plain"]["speech"]
     assert speech.strip(), result.response.as_dict()
