@@ -1,0 +1,118 @@
+"""Runs detection (and OCR when asked) off the event loop and summarises the result."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .detection import Detection, Detector
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class Analysis:
+    """What one image shows: the `analysis` object of the visual context (spec 11.11)."""
+
+    objects: list[Detection]
+    width: int
+    height: int
+    text_detected: list[str] = field(default_factory=list)
+    lighting: str = "unknown"
+    detect_ms: float = 0.0
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({d.label for d in self.objects})
+
+    @property
+    def fallen(self) -> list[Detection]:
+        return [d for d in self.objects if d.fallen]
+
+    def description(self) -> str:
+        """Plain-English summary, e.g. '3 persons and 1 bus; 1 person appears to have fallen'."""
+        if not self.objects:
+            text = "no recognised objects"
+        else:
+            counts = Counter(d.label for d in self.objects)
+            parts = [f"{n} {label}{'s' if n > 1 else ''}" for label, n in counts.most_common()]
+            text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        if self.fallen:
+            text += f"; {len(self.fallen)} person appears to have fallen"
+        if self.text_detected:
+            text += "; visible text: " + " | ".join(self.text_detected)
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "description": self.description(),
+            "objects": [d.to_json() for d in self.objects],
+            "scene_type": "unknown",
+            "lighting": self.lighting,
+            "text_detected": list(self.text_detected),
+        }
+
+
+def lighting_of(image_bgr: np.ndarray) -> str:
+    """Coarse lighting from mean brightness of a downscaled grey image."""
+    small = image_bgr[::8, ::8].mean()
+    return "dark" if small < 50 else "dim" if small < 100 else "bright"
+
+
+class OcrReader:
+    """rapidocr (PP-OCR on ONNX Runtime), loaded on first use."""
+
+    def __init__(self, min_score: float = 0.5) -> None:
+        self._engine: Any = None
+        self._lock = threading.Lock()
+        self.min_score = min_score
+
+    def read(self, image_bgr: np.ndarray) -> list[str]:
+        with self._lock:
+            if self._engine is None:
+                from rapidocr import RapidOCR  # noqa: PLC0415 (slow import, on first use)
+
+                self._engine = RapidOCR()
+            result = self._engine(image_bgr)
+        texts = result.txts or ()
+        scores = result.scores or ()
+        return [t for t, s in zip(texts, scores, strict=False) if s >= self.min_score and t.strip()]
+
+
+class Analyzer:
+    """One worker thread for inference so detection never piles up on 2 cores."""
+
+    def __init__(self, detector: Detector, ocr: OcrReader | None, workers: int = 1) -> None:
+        self.detector = detector
+        self.ocr = ocr
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vision")
+
+    def analyze_blocking(self, image_bgr: np.ndarray, *, with_ocr: bool) -> Analysis:
+        start = time.perf_counter()
+        objects = self.detector.detect(image_bgr)
+        detect_ms = (time.perf_counter() - start) * 1000
+        text = self.ocr.read(image_bgr) if with_ocr and self.ocr is not None else []
+        height, width = image_bgr.shape[:2]
+        _LOGGER.debug("detected %d objects in %.0f ms", len(objects), detect_ms)
+        return Analysis(objects, width, height, text, lighting_of(image_bgr), detect_ms)
+
+    async def analyze(self, image_bgr: np.ndarray, *, with_ocr: bool = False) -> Analysis:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, lambda: self.analyze_blocking(image_bgr, with_ocr=with_ocr)
+        )
+
+    async def run(self, func: Any, *args: Any) -> Any:
+        """Run other blocking work (decoding) on the same worker."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,93 @@
+"""What the vision service knows about devices: zone, name, camera, online (from status)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from naila_protocol.topics import is_valid_device_id
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class DeviceInfo:
+    device_id: str
+    online: bool = False
+    capabilities: set[str] = field(default_factory=set)
+    zone: str | None = None
+    name: str | None = None
+
+    @property
+    def has_camera(self) -> bool:
+        return "camera" in self.capabilities or "video" in self.capabilities
+
+
+class DeviceRegistry:
+    """Device status (retained `devices/{id}/status`) plus the configured device->zone map."""
+
+    def __init__(self, zones: dict[str, str]) -> None:
+        self.configured_zones = dict(zones)
+        self.devices: dict[str, DeviceInfo] = {}
+
+    def update_from_status(self, device_id: str, payload: bytes) -> None:
+        if not is_valid_device_id(device_id):
+            return
+        if not payload:
+            self.devices.pop(device_id, None)
+            return
+        try:
+            data = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            _LOGGER.warning("[%s] malformed status payload ignored", device_id)
+            return
+        if not isinstance(data, dict):
+            return
+        info = self.devices.setdefault(device_id, DeviceInfo(device_id))
+        info.online = bool(data.get("online", False))
+        caps = data.get("capabilities")
+        if isinstance(caps, list):
+            info.capabilities = {str(c) for c in caps}
+        if isinstance(data.get("zone"), str) and data["zone"]:
+            info.zone = data["zone"]
+        if isinstance(data.get("name"), str) and data["name"]:
+            info.name = data["name"]
+
+    def zone_of(self, device_id: str) -> str:
+        """Configured zone, else the status `zone`, else the device id itself."""
+        if device_id in self.configured_zones:
+            return self.configured_zones[device_id]
+        info = self.devices.get(device_id)
+        return info.zone if info and info.zone else device_id
+
+    def cameras_in_zone(self, zone: str, exclude: str | None = None) -> list[str]:
+        """Online camera devices in `zone`."""
+        ids = set(self.devices) | set(self.configured_zones)
+        return sorted(
+            d
+            for d in ids
+            if d != exclude
+            and self.zone_of(d) == zone
+            and (info := self.devices.get(d)) is not None
+            and info.online
+            and info.has_camera
+        )
+
+    def has_camera(self, device_id: str) -> bool:
+        info = self.devices.get(device_id)
+        return bool(info and info.online and info.has_camera)
+
+    def names(self) -> set[str]:
+        """Device ids, names and zones a question may mention."""
+        found = set(self.devices) | set(self.configured_zones) | set(self.configured_zones.values())
+        for info in self.devices.values():
+            found.update(v for v in (info.zone, info.name) if v)
+        return found
+
+    def resolve(self, mentioned: str) -> str:
+        """A device name mentioned in a question back to its device id (zones stay as they are)."""
+        for info in self.devices.values():
+            if info.name == mentioned:
+                return info.device_id
+        return mentioned

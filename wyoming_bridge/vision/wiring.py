@@ -1,0 +1,105 @@
+"""Build the vision service from CLI flags and connect it to the server's engines."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from wyoming_bridge.llm import build_messages
+
+from .analysis import Analyzer, OcrReader
+from .config import VisionConfig, vision_config_from_args
+from .models import build_detector
+from .service import Answerer, Transcriber, VisionService
+from .store import MediaStore
+
+if TYPE_CHECKING:
+    from wyoming_bridge.engines import Engines
+
+_LOGGER = logging.getLogger(__name__)
+VISION_CLIENT = "vision"
+"""Fairness key of vision jobs in the STT/LLM runners."""
+
+
+def build_vision_service(
+    config: VisionConfig,
+    *,
+    transcriber: Transcriber | None = None,
+    answerer: Answerer | None = None,
+) -> VisionService:
+    """Load detector models (blocking, ~1 s), OCR lazily, the media store if a data dir is set."""
+    detector = build_detector(
+        config.models, confidence=config.confidence, iou=config.iou, threads=config.threads
+    )
+    ocr = OcrReader() if config.ocr != "off" else None
+    store = (
+        MediaStore(
+            config.data_dir,
+            retention_days=config.retention_days,
+            max_bytes=config.retention_max_bytes,
+        )
+        if config.data_dir
+        else None
+    )
+    return VisionService(
+        config, Analyzer(detector, ocr), store=store, transcriber=transcriber, answerer=answerer
+    )
+
+
+def engine_transcriber(engines: Engines) -> Transcriber:
+    """Uploaded audio goes through the server's own STT engine and worker thread."""
+
+    async def transcribe(samples: np.ndarray) -> str:
+        return await engines.stt_runner.run(VISION_CLIENT, lambda: engines.stt.transcribe(samples))
+
+    return transcribe
+
+
+def engine_answerer(engines: Engines) -> Answerer:
+    """Upload questions are answered by the server's LLM with the visual context attached."""
+
+    async def answer(question: str, context: str | None) -> str:
+        messages = build_messages(engines.llm.settings.system_prompt, [], question, context)
+        return await engines.llm_runner.run(VISION_CLIENT, lambda: engines.llm.complete(messages))
+
+    return answer
+
+
+def wire_vision(
+    args: argparse.Namespace,
+    engines: Engines | None,
+    *,
+    prefix: str = "naila",
+    server_id: str = "ai-1",
+) -> VisionService | None:
+    """The one call the server's main needs: None when `--no-vision`.
+
+    Then: `asyncio.create_task(service.run(mqtt_host, mqtt_port, username=..., password=...))`,
+    `Pipeline(..., context_provider=service.context_provider)` and
+    `video_handler=service.video_frame_handler` for the audio socket.
+    """
+    if not getattr(args, "vision", False):
+        return None
+    config = vision_config_from_args(args, prefix=prefix, server_id=server_id)
+    return build_vision_service(
+        config,
+        transcriber=engine_transcriber(engines) if engines else None,
+        answerer=engine_answerer(engines) if engines else None,
+    )
+
+
+async def run_vision(
+    service: VisionService, host: str, port: int, username: str | None, password: str | None
+) -> None:
+    """Serve until cancelled, then release the analyzer and store."""
+    try:
+        await service.run(host, port, username=username, password=password)
+    finally:
+        await service.close()
+        service.analyzer.close()
+        if service.store is not None:
+            await asyncio.to_thread(service.store.close)
