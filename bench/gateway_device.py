@@ -19,8 +19,8 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
-from gateway_markers import OnsetDetector, tone
 
+from bench.gateway_markers import OnsetDetector, tone
 from naila_protocol.topics import QOS_RELIABLE, Topics
 
 _LOGGER = logging.getLogger("bench.device")

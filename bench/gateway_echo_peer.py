@@ -23,16 +23,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script or with -m
 
 import aiomqtt
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
-from gateway_device import FRAME, PTIME, RATE, set_receive_prefetch
-from gateway_markers import OnsetDetector
 
+from bench.gateway_device import FRAME, PTIME, RATE, set_receive_prefetch
+from bench.gateway_markers import OnsetDetector
 from naila_protocol.topics import QOS_RELIABLE, Topics
 
 _LOGGER = logging.getLogger("bench.echo_peer")

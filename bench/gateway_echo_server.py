@@ -14,8 +14,8 @@ import time
 from collections import defaultdict
 
 import numpy as np
-from gateway_markers import OnsetDetector, tone
 
+from bench.gateway_markers import OnsetDetector, tone
 from naila_protocol.framing import (
     BYTES_PER_SAMPLE,
     Frame,
@@ -30,6 +30,7 @@ _LOGGER = logging.getLogger("bench.echo_server")
 
 REPLY_RATE = 22050
 REPLY_SECONDS = 0.6
+UPSTREAM_FRAME_S = 0.020
 
 
 class EchoFramingServer:
@@ -63,10 +64,10 @@ class EchoFramingServer:
     def _note_audio(self, frame: Frame, t_arrival: float) -> None:
         samples = np.frombuffer(frame.payload, dtype="<i2")
         duration = samples.size / frame.sample_rate
-        # the last sample of a block is "now" on arrival
-        found = self._detectors[frame.device_id].feed(
-            samples, frame.sample_rate, t_arrival - duration
-        )
+        # The gateway forwards a block as soon as its last 20 ms frame is decoded: that frame's
+        # first sample is "now", as for a frame leaving a WebRTC decoder (gateway_markers).
+        t_first = t_arrival - max(0.0, duration - UPSTREAM_FRAME_S)
+        found = self._detectors[frame.device_id].feed(samples, frame.sample_rate, t_first)
         self.uplink_onsets[frame.device_id].extend(found)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -32,14 +32,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script or with -m
 
 import aiomqtt
-from gateway_device import BenchDevice, Talk
-from gateway_echo_server import EchoFramingServer
-from gateway_markers import match_latencies, percentile_ms
-from gateway_procs import CpuWindow, mosquitto, start_python, stop
 
+from bench.gateway_device import BenchDevice, Talk
+from bench.gateway_echo_server import EchoFramingServer
+from bench.gateway_markers import match_latencies, percentile_ms
+from bench.gateway_procs import CpuWindow, mosquitto, start_python, stop
 from naila_protocol.topics import Topics
 
 _LOGGER = logging.getLogger("bench.gateway_streams")
