@@ -1,0 +1,141 @@
+"""The gateway audio socket: TCP server speaking naila_protocol.framing (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+
+from naila_protocol.framing import ErrorCode, encode_frame, error_frame
+
+from .gateway_connection import ConnectionLimits, GatewayConnection, RequestObserver, VideoHandler
+from .pipeline import Pipeline
+from .speculative import SpeculationSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_PORT = 9999
+_READER_LIMIT = 4096
+"""StreamReader buffer limit: a header line longer than this is rejected at once."""
+
+
+@dataclass(slots=True)
+class AudioSocketSettings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    """0 = pick a free port (tests)."""
+    max_connections: int = 64
+    allow: list[str] = field(default_factory=list)
+    """Peer addresses or networks (CIDR) allowed to connect; empty = everyone."""
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+
+
+class AudioSocketServer:
+    """Accepts gateway connections and serves each with a GatewayConnection."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        settings: AudioSocketSettings | None = None,
+        speculation: SpeculationSettings | None = None,
+        observer: RequestObserver | None = None,
+        video_handler: VideoHandler | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.settings = settings or AudioSocketSettings()
+        self.speculation = speculation or SpeculationSettings()
+        self.observer = observer
+        self.video_handler = video_handler
+        self._allow = [ipaddress.ip_network(item, strict=False) for item in self.settings.allow]
+        self._connections: set[GatewayConnection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("audio socket is not listening")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def active_requests(self) -> int:
+        return sum(connection.active_requests for connection in self._connections)
+
+    @property
+    def connections(self) -> int:
+        return len(self._connections)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept, self.settings.host, self.settings.port, limit=_READER_LIMIT
+        )
+        _LOGGER.info("audio socket listening on %s:%d", self.settings.host, self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self._tasks.discard(task)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        host = peer[0] if isinstance(peer, tuple) else ""
+        if not self._allowed(host):
+            await self._refuse(writer, ErrorCode.UNAUTHORIZED, f"address {host} is not allowed")
+            return
+        if len(self._connections) >= self.settings.max_connections:
+            await self._refuse(writer, ErrorCode.BUSY, "too many connections")
+            return
+        connection = GatewayConnection(
+            reader,
+            writer,
+            self.pipeline,
+            limits=self.settings.limits,
+            speculation=self.speculation,
+            observer=self.observer,
+            video_handler=self.video_handler,
+        )
+        self._connections.add(connection)
+        _LOGGER.debug("[%s] connected (%d open)", connection.peer, len(self._connections))
+        try:
+            await connection.serve()
+        finally:
+            self._connections.discard(connection)
+
+    def _allowed(self, host: str) -> bool:
+        if not self._allow:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self._allow)
+
+    @staticmethod
+    async def _refuse(writer: asyncio.StreamWriter, code: ErrorCode, message: str) -> None:
+        _LOGGER.warning("refused %s: %s", writer.get_extra_info("peername"), message)
+        with contextlib.suppress(Exception):
+            writer.write(encode_frame(error_frame(code, message)))
+            await writer.drain()
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()

@@ -1,0 +1,203 @@
+"""Chunked utterances (CHUNK ... FINAL): start the reply while the user is still silent.
+
+The gateway streams an utterance while it is spoken. When the stream pauses (no chunk
+for `pause_s`, or the last `pause_s` of audio is quiet) the pipeline is started on the
+audio so far and its events are recorded. At FINAL, if nothing but quiet audio came
+after that snapshot, the recorded reply is used — often its first sentence is already
+synthesized. Otherwise the speculation is cancelled and the whole utterance is run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from .audio import pcm16_to_float, peak_window_dbfs, rms_dbfs
+from .pipeline import Pipeline, PipelineEvent, RequestInfo
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class SpeculationMode(enum.StrEnum):
+    OFF = "off"
+    STT = "stt"
+    """Only the transcript is started early."""
+    FULL = "full"
+    """Transcript, LLM and first TTS sentences are started early."""
+
+
+@dataclass(slots=True)
+class SpeculationSettings:
+    mode: SpeculationMode = SpeculationMode.FULL
+    pause_s: float = 0.2
+    """A gap in the chunk stream, or this much quiet audio at its end, counts as a pause."""
+    quiet_floor_dbfs: float = -50.0
+    """Audio below this level is always quiet."""
+    quiet_margin_db: float = 22.0
+    """Audio this far below the utterance's loudest 50 ms is quiet."""
+
+
+class EventRecorder:
+    """Runs a pipeline event stream in a task and replays it to a later reader."""
+
+    def __init__(self, source: AsyncIterator[PipelineEvent], cancel: threading.Event) -> None:
+        self.cancel_event = cancel
+        self._events: list[PipelineEvent] = []
+        self._changed = asyncio.Event()
+        self._done = False
+        self._error: BaseException | None = None
+        self._task = asyncio.create_task(self._pump(source), name="speculation")
+
+    async def _pump(self, source: AsyncIterator[PipelineEvent]) -> None:
+        try:
+            async with contextlib.aclosing(source):  # type: ignore[type-var]
+                async for event in source:
+                    self._events.append(event)
+                    self._changed.set()
+        except asyncio.CancelledError:
+            self._error = asyncio.CancelledError()
+        except Exception as err:
+            self._error = err
+        finally:
+            self._done = True
+            self._changed.set()
+
+    async def replay(self) -> AsyncIterator[PipelineEvent]:
+        """Every event from the start, then live ones until the stream ends."""
+        index = 0
+        while True:
+            if index < len(self._events):
+                index += 1
+                yield self._events[index - 1]
+                continue
+            if self._done:
+                if self._error is not None:
+                    raise self._error
+                return
+            self._changed.clear()
+            await self._changed.wait()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+        self._task.cancel()
+
+
+class ChunkedUtterance:
+    """Collects CHUNK audio for one request and speculates at pauses."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        info: RequestInfo,
+        rate: int,
+        cancel: threading.Event,
+        settings: SpeculationSettings,
+    ) -> None:
+        self.pipeline = pipeline
+        self.info = info
+        self.rate = rate
+        self.cancel_event = cancel
+        self.settings = settings
+        self.audio = bytearray()
+        self._speech_peak_dbfs = -120.0
+        self._snapshot = 0
+        """Bytes of audio the current speculation was started on."""
+        self._recorder: EventRecorder | None = None
+        self._transcript: asyncio.Task[str] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.speculations = 0
+
+    def add(self, pcm: bytes) -> None:
+        """Append streamed audio; drops a speculation that new speech made stale."""
+        self.audio += pcm
+        if self.settings.mode is SpeculationMode.OFF:
+            return
+        samples = pcm16_to_float(pcm)
+        self._speech_peak_dbfs = max(self._speech_peak_dbfs, peak_window_dbfs(samples, self.rate))
+        if self._has_speculation() and not self._quiet_since(self._snapshot):
+            _LOGGER.debug("%s: speech resumed, dropping speculation", self.info.request_id)
+            self._drop_speculation()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self.settings.pause_s, self._pause)
+        tail = self.rate * 2 * self.settings.pause_s
+        if len(self.audio) >= tail and self._quiet_since(len(self.audio) - int(tail) // 2 * 2):
+            self._pause()
+
+    def finish(self, pcm: bytes) -> AsyncIterator[PipelineEvent]:
+        """FINAL arrived: the reply's events (replayed from a speculation when valid)."""
+        self.audio += pcm
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._has_speculation() and self._quiet_since(self._snapshot):
+            _LOGGER.debug("%s: using speculation at %d bytes", self.info.request_id, self._snapshot)
+            if self._recorder is not None:
+                return self._recorder.replay()
+            return self.pipeline.run(
+                bytes(self.audio), self.rate, self.info, self.cancel_event, self._transcript
+            )
+        self._drop_speculation()
+        return self.pipeline.run(bytes(self.audio), self.rate, self.info, self.cancel_event)
+
+    def close(self) -> None:
+        """Request over or cancelled: stop any speculation still running."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._drop_speculation()
+
+    def _has_speculation(self) -> bool:
+        return self._recorder is not None or self._transcript is not None
+
+    def _pause(self) -> None:
+        if self._has_speculation() or self.cancel_event.is_set() or not self.audio:
+            return
+        if self._speech_peak_dbfs < self.settings.quiet_floor_dbfs:
+            return  # nothing but silence so far
+        self._snapshot = len(self.audio)
+        self.speculations += 1
+        audio = bytes(self.audio)
+        if self.settings.mode is SpeculationMode.FULL:
+            cancel = _linked_event(self.cancel_event)
+            events = self.pipeline.run(audio, self.rate, self.info, cancel)
+            self._recorder = EventRecorder(events, cancel)
+        else:
+            self._transcript = asyncio.create_task(
+                self.pipeline.transcribe(audio, self.rate, self.info, self.cancel_event)
+            )
+
+    def _drop_speculation(self) -> None:
+        if self._recorder is not None:
+            self._recorder.cancel()
+        if self._transcript is not None:
+            self._transcript.cancel()
+        self._recorder = None
+        self._transcript = None
+
+    def _quiet_since(self, offset: int) -> bool:
+        """True if the audio after byte `offset` holds no speech."""
+        tail = pcm16_to_float(bytes(self.audio[offset:]))
+        if tail.size == 0:
+            return True
+        threshold = max(
+            self.settings.quiet_floor_dbfs, self._speech_peak_dbfs - self.settings.quiet_margin_db
+        )
+        return peak_window_dbfs(tail, self.rate) < threshold and rms_dbfs(tail) < threshold
+
+
+def _linked_event(parent: threading.Event) -> threading.Event:
+    """A cancel event for a speculation; set on its own or checked with the request's."""
+    return _LinkedEvent(parent)
+
+
+class _LinkedEvent(threading.Event):
+    def __init__(self, parent: threading.Event) -> None:
+        super().__init__()
+        self._parent = parent
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._parent.is_set()

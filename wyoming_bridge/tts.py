@@ -1,0 +1,71 @@
+"""Text to speech with Piper, one sentence per call (runs on the TTS worker thread only)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .audio import float_to_pcm16, resample
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class TtsSettings:
+    voice: str | None = None
+    """Piper .onnx voice; None = packaged en_US-joe-medium."""
+    voice_config: str | None = None
+    """Its .onnx.json (default: voice path + '.json')."""
+    speaker: int | None = None
+    length_scale: float | None = None
+    noise_scale: float | None = None
+    noise_w_scale: float | None = None
+    sentence_silence_s: float = 0.0
+    """Silence appended after each sentence."""
+
+
+class TtsEngine:
+    """Loads one Piper voice; synthesizes text to int16 PCM at any rate."""
+
+    def __init__(self, model: Path, config: Path, settings: TtsSettings) -> None:
+        from piper import PiperVoice, SynthesisConfig  # noqa: PLC0415 - heavy
+
+        self.settings = settings
+        started = time.perf_counter()
+        self._voice = PiperVoice.load(model, config)
+        self._config = SynthesisConfig(
+            speaker_id=settings.speaker,
+            length_scale=settings.length_scale,
+            noise_scale=settings.noise_scale,
+            noise_w_scale=settings.noise_w_scale,
+        )
+        self.name = model.name.removesuffix(".onnx")
+        _LOGGER.info(
+            "TTS loaded %s (%d Hz) in %.0f ms",
+            model,
+            self.sample_rate,
+            (time.perf_counter() - started) * 1e3,
+        )
+
+    @property
+    def sample_rate(self) -> int:
+        """The voice's native rate."""
+        return int(self._voice.config.sample_rate)
+
+    def warm_up(self) -> None:
+        self.synthesize("Ready.", self.sample_rate)
+
+    def synthesize(self, text: str, rate: int) -> bytes:
+        """int16 mono PCM of `text` at `rate` (resampled with soxr when needed)."""
+        parts = [chunk.audio_float_array for chunk in self._voice.synthesize(text, self._config)]
+        if not parts:
+            return b""
+        samples = np.concatenate(parts)
+        if self.settings.sentence_silence_s > 0:
+            silence = np.zeros(int(self.sample_rate * self.settings.sentence_silence_s), np.float32)
+            samples = np.concatenate([samples, silence])
+        return float_to_pcm16(resample(samples, self.sample_rate, rate))
