@@ -54,8 +54,8 @@ class SyntheticScene:
         """One RGB frame: the scene, fresh noise and, if moving_index is given, the square."""
         image = self.background.copy()
         if self.noise_sigma > 0:
-            noise = self._rng.normal(0.0, self.noise_sigma, image.shape)
-            image += noise.astype(np.int16)
+            noise = self._rng.standard_normal(image.shape, dtype=np.float32)
+            image += (noise * np.float32(self.noise_sigma)).astype(np.int16)
         if moving_index is not None:
             x, y = self.square_position(moving_index)
             image[y : y + self.square_size, x : x + self.square_size] = (250, 250, 250)

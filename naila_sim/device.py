@@ -1,0 +1,295 @@
+"""A simulated voice device: an aiortc peer that signals over MQTT exactly like a real one.
+
+It subscribes first, then publishes its retained status (with a last will), answers the
+gateway's offers (full SDP, `session_id` echoed), plays queued speech as its microphone paced
+at 20 ms, records everything it hears, and collects the events the gateway publishes for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiomqtt
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
+from naila_sim.loopback import loopback_host_addresses
+from naila_sim.mic import MicTrack
+from naila_sim.recorder import Recorder
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class SimDeviceConfig:
+    device_id: str
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    prefix: str = DEFAULT_PREFIX
+    capabilities: list[str] = field(default_factory=lambda: ["audio", "speaker"])
+    firmware_version: str = "naila-sim-0.1"
+    loopback: bool = False
+    """Offer only 127.0.0.1 ICE candidates (patches aioice for the process while running)."""
+
+
+@dataclass(slots=True)
+class Turn:
+    """One spoken request and what came back."""
+
+    speech_end: float
+    """perf_counter() when the last speech frame left the microphone."""
+    first_audio_at: float | None = None
+    first_audio_index: int | None = None
+    event: dict[str, Any] | None = None
+    """The gateway's `reply` event for this turn, when it arrived."""
+
+    @property
+    def first_audio_ms(self) -> float | None:
+        if self.first_audio_at is None:
+            return None
+        return (self.first_audio_at - self.speech_end) * 1000
+
+
+class SimDevice:
+    """`async with SimDevice(config) as device:`; then `await device.wait_connected()`."""
+
+    def __init__(self, config: SimDeviceConfig) -> None:
+        self.config = config
+        self.topics = Topics(config.prefix)
+        self.recorder = Recorder()
+        self.mic = MicTrack()
+        self.pc: RTCPeerConnection | None = None
+        self.session_id: str | None = None
+        self.offers = 0
+        self.events: list[dict[str, Any]] = []
+        self._event_added = asyncio.Event()
+        self._status_payload = self._make_status(online=True)
+        self._client: aiomqtt.Client | None = None
+        self._mqtt_ready = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loopback: contextlib.ExitStack | None = None
+
+    # lifecycle ------------------------------------------------------------------------
+    async def __aenter__(self) -> SimDevice:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self, within: float = 10.0) -> None:
+        if self.config.loopback:
+            self._loopback = contextlib.ExitStack()
+            self._loopback.enter_context(loopback_host_addresses())
+        self._task = asyncio.create_task(self._run_mqtt(), name=f"sim-{self.config.device_id}")
+        await asyncio.wait_for(self._mqtt_ready.wait(), within)
+
+    async def stop(self, *, publish_offline: bool = True) -> None:
+        """Publish offline (like a clean shutdown), close the peer and MQTT."""
+        if publish_offline:
+            with contextlib.suppress(Exception):
+                await self.set_online(False)
+        await self._close_pc()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.recorder.detach()
+        if self._loopback is not None:
+            self._loopback.close()
+            self._loopback = None
+
+    def _make_status(self, *, online: bool) -> bytes:
+        return json.dumps(
+            {
+                "device_id": self.config.device_id,
+                "online": online,
+                "capabilities": self.config.capabilities,
+                "firmware_version": self.config.firmware_version,
+                "timestamp": datetime.now(UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
+            }
+        ).encode()
+
+    async def set_online(self, online: bool) -> None:
+        """Publish a fresh retained status (a new session when online, teardown when not)."""
+        self._connected.clear()
+        self._status_payload = self._make_status(online=online)
+        if self._client is None:
+            raise RuntimeError("MQTT is not connected")
+        await self._client.publish(
+            self.topics.device_status(self.config.device_id),
+            self._status_payload,
+            qos=1,
+            retain=True,
+        )
+
+    async def publish_raw(self, leaf: str, payload: bytes, *, device_id: str | None = None) -> None:
+        """Publish anything on one of this device's topics (for malformed-input tests)."""
+        if self._client is None:
+            raise RuntimeError("MQTT is not connected")
+        topic = self.topics.device(device_id or self.config.device_id, leaf)
+        await self._client.publish(topic, payload, qos=QOS_RELIABLE)
+
+    async def _run_mqtt(self) -> None:
+        device_id = self.config.device_id
+        will = aiomqtt.Will(
+            self.topics.device_status(device_id),
+            json.dumps({"device_id": device_id, "online": False}).encode(),
+            qos=1,
+            retain=True,
+        )
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.config.mqtt_host,
+                    self.config.mqtt_port,
+                    username=self.config.mqtt_username,
+                    password=self.config.mqtt_password,
+                    will=will,
+                    keepalive=30,
+                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+                ) as client:
+                    for leaf in ("signaling/offer", "signaling/ice", "events"):
+                        await client.subscribe(
+                            self.topics.device(device_id, leaf), qos=QOS_RELIABLE
+                        )
+                    # same bytes on a reconnect: the gateway keeps a live session
+                    await client.publish(
+                        self.topics.device_status(device_id),
+                        self._status_payload,
+                        qos=1,
+                        retain=True,
+                    )
+                    self._client = client
+                    self._mqtt_ready.set()
+                    async for message in client.messages:
+                        self._on_message(str(message.topic), bytes(message.payload))
+            except aiomqtt.MqttError as err:
+                _LOGGER.info("[sim %s] MQTT: %s; reconnecting", device_id, err)
+            finally:
+                self._client = None
+            await asyncio.sleep(0.3)
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        parsed = self.topics.parse_device_topic(topic)
+        if parsed is None:
+            return
+        _, leaf = parsed
+        try:
+            data = json.loads(payload)
+        except json.JSONDecodeError:
+            return
+        if leaf == "events":
+            self.events.append(data)
+            self._event_added.set()
+        elif leaf == "signaling/offer":
+            task = asyncio.create_task(self._answer(data))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    # WebRTC ---------------------------------------------------------------------------
+    async def _answer(self, offer: dict[str, Any]) -> None:
+        async with self._lock:
+            await self._close_pc()
+            self.offers += 1
+            session_id = str(offer.get("session_id"))
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            self.pc, self.session_id = pc, session_id
+            self.mic = MicTrack()
+
+            @pc.on("track")
+            def on_track(track: Any) -> None:
+                if track.kind == "audio":
+                    self.recorder.attach(track)
+
+            @pc.on("connectionstatechange")
+            async def on_state() -> None:
+                if pc.connectionState == "connected" and pc is self.pc:
+                    self._connected.set()
+                elif pc.connectionState in ("failed", "closed"):
+                    if pc is self.pc:
+                        self._connected.clear()
+                    await pc.close()
+
+            await pc.setRemoteDescription(
+                RTCSessionDescription(sdp=str(offer.get("sdp")), type="offer")
+            )
+            pc.addTrack(self.mic)
+            await pc.setLocalDescription(await pc.createAnswer())
+            answer = {"type": "answer", "sdp": pc.localDescription.sdp, "session_id": session_id}
+            if self._client is not None:
+                await self._client.publish(
+                    self.topics.signaling_answer(self.config.device_id),
+                    json.dumps(answer).encode(),
+                    qos=QOS_RELIABLE,
+                )
+
+    async def _close_pc(self) -> None:
+        pc, self.pc = self.pc, None
+        self._connected.clear()
+        if pc is not None:
+            await pc.close()
+
+    async def wait_connected(self, within: float = 15.0) -> None:
+        """Wait for an established WebRTC session with the gateway."""
+        await asyncio.wait_for(self._connected.wait(), within)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # speaking and listening -----------------------------------------------------------
+    async def say(self, samples: np.ndarray) -> float:
+        """Speak 48 kHz mono int16 audio; returns perf_counter() of its last frame."""
+        self.mic.queue(samples)
+        end = await self.mic.wait_drained()
+        return end if end is not None else time.perf_counter()
+
+    async def turn(
+        self, samples: np.ndarray, *, within: float = 30.0, wait_reply: bool = True
+    ) -> Turn:
+        """Say something and wait for the first sound of the answer (and its reply event)."""
+        start_events = len(self.events)
+        turn = Turn(speech_end=await self.say(samples))
+        mark = self.recorder.mark()
+        index = await self.recorder.wait_voiced(mark, within)
+        turn.first_audio_index = index
+        turn.first_audio_at = self.recorder.times[index]
+        if wait_reply:
+            with contextlib.suppress(TimeoutError):
+                turn.event = await self.wait_event("reply", since=start_events, within=within)
+        return turn
+
+    async def wait_event(
+        self, name: str, *, since: int = 0, within: float = 15.0, **match: Any
+    ) -> dict[str, Any]:
+        """First gateway event `name` (with these field values) at index >= since."""
+        async with asyncio.timeout(within):
+            while True:
+                for event in self.events[since:]:
+                    if event.get("event") == name and all(
+                        event.get(k) == v for k, v in match.items()
+                    ):
+                        return event
+                self._event_added.clear()
+                await self._event_added.wait()

@@ -1,0 +1,73 @@
+"""The simulated microphone: queued PCM sent as 20 ms frames on an absolute clock."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections import deque
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+
+RATE = 48000
+FRAME = 960
+TIME_BASE = fractions.Fraction(1, RATE)
+
+
+class MicTrack(MediaStreamTrack):
+    """Plays queued 48 kHz mono int16 audio, silence otherwise, one frame per 20 ms."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frames: deque[np.ndarray] = deque()
+        self._start: float | None = None
+        self._index = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self.last_voiced_sent_at: float | None = None
+        """perf_counter() when the last queued frame left (the end of what was said)."""
+
+    def queue(self, samples: np.ndarray) -> None:
+        """Queue 48 kHz mono int16 samples (padded to whole frames)."""
+        pad = (-samples.size) % FRAME
+        padded = np.concatenate((samples.astype(np.int16), np.zeros(pad, dtype=np.int16)))
+        self._frames.extend(padded.reshape(-1, FRAME))
+        self._drained.clear()
+
+    def clear(self) -> None:
+        self._frames.clear()
+        self._drained.set()
+
+    async def wait_drained(self) -> float | None:
+        """Wait until everything queued was sent; returns last_voiced_sent_at."""
+        await self._drained.wait()
+        return self.last_voiced_sent_at
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.perf_counter()
+        if self._start is None:
+            self._start = now
+        deadline = self._start + self._index * FRAME / RATE
+        if deadline > now:
+            await asyncio.sleep(deadline - now)
+        elif now - deadline > 0.1:
+            self._start, self._index = now, 0
+        popped = bool(self._frames)
+        samples = self._frames.popleft() if popped else np.zeros(FRAME, dtype=np.int16)
+        if popped:
+            self.last_voiced_sent_at = time.perf_counter()
+        if not self._frames:
+            self._drained.set()
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._index * FRAME
+        frame.time_base = TIME_BASE
+        self._index += 1
+        return frame

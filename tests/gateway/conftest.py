@@ -1,0 +1,80 @@
+"""Gateway test fixtures: loopback ICE, a framing reply server, gateway and device factories."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from naila_gateway import Gateway, GatewayConfig
+from naila_sim import SimDevice, SimDeviceConfig, loopback_host_addresses
+from tests.conftest import Broker
+from tests.gateway.reply_server import ReplyServer
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice() -> Any:
+    """aioice skips 127.0.0.1 when gathering host candidates; offer only loopback here."""
+    with loopback_host_addresses():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def quiet_webrtc_logs() -> None:
+    for name in ("aioice", "aiortc"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@pytest.fixture
+async def reply_server() -> AsyncIterator[ReplyServer]:
+    server = ReplyServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+GatewayFactory = Callable[..., Awaitable[Gateway]]
+DeviceFactory = Callable[..., Awaitable[SimDevice]]
+
+
+@pytest.fixture
+async def make_gateway(mqtt_broker: Broker) -> AsyncIterator[GatewayFactory]:
+    """`await make_gateway(ai_server_port=..., **config)` -> a started gateway on the broker."""
+    gateways: list[Gateway] = []
+
+    async def make(**overrides: Any) -> Gateway:
+        config = GatewayConfig(
+            mqtt_host=mqtt_broker.host, mqtt_port=mqtt_broker.port, metrics_interval=1.0
+        )
+        for key, value in overrides.items():
+            setattr(config, key, value)
+        gateway = Gateway(config)
+        await gateway.start()
+        await gateway.mqtt.connected.wait()
+        gateways.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in gateways:
+        await gateway.stop()
+
+
+@pytest.fixture
+async def make_device(mqtt_broker: Broker) -> AsyncIterator[DeviceFactory]:
+    """`await make_device("kitchen")` -> a simulated device, MQTT connected, status published."""
+    devices: list[SimDevice] = []
+
+    async def make(device_id: str, **overrides: Any) -> SimDevice:
+        config = SimDeviceConfig(
+            device_id, mqtt_host=mqtt_broker.host, mqtt_port=mqtt_broker.port, **overrides
+        )
+        device = SimDevice(config)
+        await device.start()
+        devices.append(device)
+        return device
+
+    yield make
+    for device in devices:
+        await device.stop()

@@ -1,0 +1,116 @@
+"""A real TCP AI-server stand-in speaking naila_protocol.framing (for tests without models).
+
+It answers every finished request with a tone: streamed AUDIO frames + END for CHUNK/FINAL,
+STREAM and SPEAK requests, one basic frame for a basic request. It honours CANCEL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from naila_protocol.framing import (
+    Frame,
+    FrameError,
+    FrameKind,
+    ReplySummary,
+    encode_frame,
+    read_frame,
+)
+
+REPLY_RATE = 22050
+
+
+def reply_tone(seconds: float, rate: int = REPLY_RATE) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    return (np.sin(2 * np.pi * 330 * t) * 9000).astype("<i2").tobytes()
+
+
+@dataclass
+class ReplyServer:
+    reply_seconds: float = 1.0
+    chunk_seconds: float = 0.2
+    first_delay: float = 0.05
+    pace: float = 0.25
+    """Seconds of sending per second of reply audio (1.0 = real time, like streamed TTS)."""
+    """Seconds before the first reply chunk (stands in for STT+LLM+TTS)."""
+    port: int = 0
+    received: list[Frame] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    connections: int = 0
+    _server: asyncio.Server | None = None
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close the listener and every connection (like the process dying)."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.add(writer)
+        try:
+            while (frame := await read_frame(reader)) is not None:
+                self.received.append(frame)
+                if frame.kind is FrameKind.CANCEL:
+                    self.cancelled.append(frame.request_id)
+                elif frame.kind in (
+                    FrameKind.FINAL,
+                    FrameKind.STREAM,
+                    FrameKind.SPEAK,
+                    FrameKind.BASIC,
+                ):
+                    task = asyncio.create_task(self._reply(frame, writer))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        except (FrameError, ConnectionError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _reply(self, request: Frame, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(self.first_delay)
+        audio = reply_tone(self.reply_seconds)
+        rid, dev = request.request_id, request.device_id
+        with contextlib.suppress(ConnectionError):
+            if request.kind is FrameKind.BASIC:
+                writer.write(encode_frame(Frame(dev, REPLY_RATE, rid, FrameKind.BASIC, audio)))
+                await writer.drain()
+                self.completed.append(rid)
+                return
+            step = int(self.chunk_seconds * REPLY_RATE) * 2
+            for start in range(0, len(audio), step):
+                if rid in self.cancelled:
+                    return
+                writer.write(
+                    encode_frame(
+                        Frame(dev, REPLY_RATE, rid, FrameKind.AUDIO, audio[start : start + step])
+                    )
+                )
+                await writer.drain()
+                await asyncio.sleep(self.chunk_seconds * self.pace)
+            summary = ReplySummary(transcript="(tone)", reply="a tone", timings={"total_ms": 1.0})
+            writer.write(encode_frame(Frame(dev, 0, rid, FrameKind.END, summary.to_json())))
+            await writer.drain()
+            self.completed.append(rid)
+
+    def requests(self, kind: FrameKind) -> list[Frame]:
+        return [f for f in self.received if f.kind is kind]
