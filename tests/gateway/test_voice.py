@@ -53,7 +53,7 @@ async def test_barge_in_stops_output_within_a_frame(
     await device.wait_connected()
     session = await wait_for_session(gateway, "office")
 
-    first = await device.turn(tone(0.8), wait_reply=False)
+    await device.turn(tone(0.8), wait_reply=False)
     utterance = await device.wait_event("utterance")
     await asyncio.sleep(0.5)  # the long reply is playing
     assert session.voice.reply_active()
