@@ -1,0 +1,188 @@
+"""Constants of the NAILA integration, including a mirror of the MQTT topic layout.
+
+HACS installs only this folder, so the topic builder of `naila_protocol/topics.py` is mirrored
+here with the same names; `tests/ha/test_topics_mirror.py` keeps both identical.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+DOMAIN: Final = "naila"
+MANUFACTURER: Final = "NAILA"
+
+CONF_PREFIX: Final = "prefix"
+CONF_OFF_DELAY: Final = "off_delay"
+CONF_ALERT_TYPES: Final = "alert_types"
+
+DEFAULT_OFF_DELAY: Final = 60
+"""Seconds an alert binary_sensor stays on without a new alert."""
+KNOWN_ALERT_TYPES: Final = ("person_detected", "fall_detected", "motion_detected")
+
+DEFAULT_SNAPSHOT_TIMEOUT: Final = 10.0
+DEFAULT_ANNOUNCE_TIMEOUT: Final = 30.0
+DEFAULT_ASK_TIMEOUT: Final = 60.0
+
+MAX_JSON_BYTES: Final = 64 * 1024
+"""Largest status/metrics/alert/event payload accepted."""
+MAX_MEDIA_BYTES: Final = 16 * 1024 * 1024
+"""Largest snapshot or upload-reply payload accepted (base64 inside JSON)."""
+MAX_UPLOAD_FILE_BYTES: Final = 8 * 1024 * 1024
+"""Largest image file `naila.ask` reads and uploads."""
+
+EVENT_ALERT: Final = "naila_alert"
+EVENT_DEVICE_EVENT: Final = "naila_device_event"
+
+SERVICE_REQUEST_SNAPSHOT: Final = "request_snapshot"
+SERVICE_ANNOUNCE: Final = "announce"
+SERVICE_ASK: Final = "ask"
+
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_DEVICE_ID: Final = "device_id"
+ATTR_MESSAGE: Final = "message"
+ATTR_TEXT: Final = "text"
+ATTR_IMAGE_ENTITY: Final = "image_entity_id"
+ATTR_IMAGE_PATH: Final = "image_path"
+ATTR_TIMEOUT: Final = "timeout"
+ATTR_RESOLUTION: Final = "resolution"
+ATTR_QUALITY: Final = "quality"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def is_valid_name(value: str) -> bool:
+    """Return True for zone and alert-type names usable in entity ids and one topic level."""
+    return bool(_NAME_RE.fullmatch(value))
+
+
+def is_valid_prefix(prefix: str) -> bool:
+    """Return True for a topic prefix: levels without wildcards, no leading/trailing '/'."""
+    if not prefix or len(prefix) > 128 or prefix.startswith("$"):
+        return False
+    return all(level and not set(level) & {"+", "#", " "} for level in prefix.split("/"))
+
+
+# ---- mirror of naila_protocol/topics.py (keep names and strings identical) ----
+
+DEFAULT_PREFIX: Final = "naila"
+
+QOS_RELIABLE: Final = 1
+"""Signaling, commands, status and alerts."""
+QOS_TELEMETRY: Final = 0
+"""Metrics and other high-rate data whose loss is acceptable."""
+
+_DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+MAX_DEVICE_ID_LENGTH: Final = 64
+
+
+def is_valid_device_id(device_id: str) -> bool:
+    """Return True for ids usable as one topic level: 1-64 chars, no '/', '+', '#' or spaces."""
+    return bool(_DEVICE_ID_RE.fullmatch(device_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Builds and parses every NAILA topic under one prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    # gateway / server
+    @property
+    def gateway_status(self) -> str:
+        return f"{self.prefix}/gateway/status"
+
+    @property
+    def gateway_metrics(self) -> str:
+        return f"{self.prefix}/gateway/metrics"
+
+    @property
+    def server_status(self) -> str:
+        return f"{self.prefix}/server/status"
+
+    @property
+    def server_metrics(self) -> str:
+        return f"{self.prefix}/server/metrics"
+
+    @property
+    def server_media_request(self) -> str:
+        return f"{self.prefix}/server/media/request"
+
+    def server_media_response(self, request_id: str) -> str:
+        return f"{self.prefix}/server/media/response/{request_id}"
+
+    @property
+    def server_broadcast(self) -> str:
+        return f"{self.prefix}/server/broadcast"
+
+    # devices
+    def device(self, device_id: str, leaf: str) -> str:
+        """`{prefix}/devices/{device_id}/{leaf}`; leaf like 'status' or 'signaling/offer'."""
+        return f"{self.prefix}/devices/{device_id}/{leaf}"
+
+    def device_status(self, device_id: str) -> str:
+        return self.device(device_id, "status")
+
+    def device_command(self, device_id: str) -> str:
+        return self.device(device_id, "command")
+
+    def device_events(self, device_id: str) -> str:
+        return self.device(device_id, "events")
+
+    def signaling_offer(self, device_id: str) -> str:
+        return self.device(device_id, "signaling/offer")
+
+    def signaling_answer(self, device_id: str) -> str:
+        return self.device(device_id, "signaling/answer")
+
+    def signaling_ice(self, device_id: str) -> str:
+        return self.device(device_id, "signaling/ice")
+
+    def media_request(self, device_id: str) -> str:
+        return self.device(device_id, "media/request")
+
+    def media_snapshot(self, device_id: str) -> str:
+        return self.device(device_id, "media/snapshot")
+
+    def device_wildcard(self, leaf: str) -> str:
+        """Subscription filter for one leaf of every device, e.g. `naila/devices/+/status`."""
+        return f"{self.prefix}/devices/+/{leaf}"
+
+    def parse_device_topic(self, topic: str) -> tuple[str, str] | None:
+        """Split `{prefix}/devices/{id}/{leaf}` into (id, leaf); None if it is not one."""
+        head = f"{self.prefix}/devices/"
+        if not topic.startswith(head):
+            return None
+        device_id, sep, leaf = topic[len(head) :].partition("/")
+        if not sep or not leaf or not device_id:
+            return None
+        return device_id, leaf
+
+    # alerts
+    def alert(self, zone: str, alert_type: str) -> str:
+        return f"{self.prefix}/alerts/{zone}/{alert_type}"
+
+    @property
+    def alerts_all(self) -> str:
+        return f"{self.prefix}/alerts/all"
+
+    @property
+    def alerts_wildcard(self) -> str:
+        return f"{self.prefix}/alerts/+/+"
+
+    # uploads
+    def upload(self, session_id: str, media: str) -> str:
+        """`{prefix}/uploads/{session_id}/{media}`; media is 'image', 'audio' or 'video'."""
+        return f"{self.prefix}/uploads/{session_id}/{media}"
+
+    def upload_reply(self, session_id: str) -> str:
+        return f"{self.prefix}/uploads/{session_id}/reply"
+
+    @property
+    def uploads_wildcard(self) -> str:
+        return f"{self.prefix}/uploads/+/+"
+
+    def shared(self, group: str, topic_filter: str) -> str:
+        """MQTT 5 shared subscription so several AI servers split the work."""
+        return f"$share/{group}/{topic_filter}"

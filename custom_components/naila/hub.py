@@ -1,0 +1,632 @@
+"""The NAILA hub: MQTT subscriptions, parsed state, device registry and pending requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components import mqtt
+from homeassistant.components.mqtt import ReceiveMessage
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_ALERT_TYPES,
+    CONF_OFF_DELAY,
+    CONF_PREFIX,
+    DEFAULT_OFF_DELAY,
+    DOMAIN,
+    EVENT_ALERT,
+    EVENT_DEVICE_EVENT,
+    MANUFACTURER,
+    MAX_JSON_BYTES,
+    MAX_MEDIA_BYTES,
+    QOS_RELIABLE,
+    QOS_TELEMETRY,
+    Topics,
+)
+from .payloads import (
+    Alert,
+    DeviceEvent,
+    DeviceStatus,
+    PayloadError,
+    ServiceStatus,
+    Snapshot,
+    UploadReply,
+    check_device_id,
+    decode_json,
+    match_filter,
+    parse_alert,
+    parse_device_event,
+    parse_device_status,
+    parse_metrics,
+    parse_service_status,
+    parse_snapshot,
+    parse_upload_reply,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+GATEWAY = "gateway"
+SERVER = "server"
+GATEWAY_METRIC_KEYS = (
+    "sessions",
+    "cpu_percent",
+    "frames_in",
+    "frames_out",
+    "frames_dropped",
+    "utterances",
+    "last_first_audio_ms",
+    "server_connected",
+)
+SERVER_METRIC_KEYS = (
+    "stt_ms",
+    "llm_first_token_ms",
+    "tts_first_chunk_ms",
+    "first_audio_ms",
+    "total_ms",
+    "requests_total",
+    "active_requests",
+)
+
+# Dispatcher keys (see NailaHub.signal); entities listen to the key of their data.
+SIGNAL_CONNECTION = "connection"
+SIGNAL_NEW_DEVICE = "new_device"
+SIGNAL_NEW_CAMERA = "new_camera"
+SIGNAL_NEW_ZONE = "new_zone"
+SIGNAL_NEW_ALERT_SENSOR = "new_alert_sensor"
+
+
+def status_key(source: str) -> str:
+    """Key of the gateway/server status updates."""
+    return f"{source}/status"
+
+
+def metrics_key(source: str) -> str:
+    """Key of the gateway/server metrics updates."""
+    return f"{source}/metrics"
+
+
+def device_key(device_id: str) -> str:
+    """Key of one device's status updates."""
+    return f"devices/{device_id}/status"
+
+
+def snapshot_key(device_id: str) -> str:
+    """Key of one device's snapshots."""
+    return f"devices/{device_id}/snapshot"
+
+
+def zone_event_key(zone: str) -> str:
+    """Key of the alerts of one zone (event entity)."""
+    return f"zones/{zone}/event"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSensorSpec:
+    """One alert binary_sensor: per zone or per source device, and alert type."""
+
+    scope: str  # "zones" or "devices"
+    name: str
+    alert_type: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.scope}/{self.name}/alert/{self.alert_type}"
+
+
+@dataclass(slots=True)
+class NailaData:
+    """Runtime data of one config entry."""
+
+    hub: NailaHub
+
+
+type NailaConfigEntry = ConfigEntry[NailaData]
+
+
+class NailaHub:
+    """Owns the MQTT subscriptions of one prefix and the state parsed from them."""
+
+    def __init__(self, hass: HomeAssistant, entry: NailaConfigEntry) -> None:
+        self.hass = hass
+        self.entry = entry
+        self.topics = Topics(entry.data[CONF_PREFIX])
+        self.off_delay: float = float(entry.options.get(CONF_OFF_DELAY, DEFAULT_OFF_DELAY))
+        self.sensor_alert_types: frozenset[str] = frozenset(
+            entry.options.get(CONF_ALERT_TYPES, [])
+        )
+        self.connected = True
+        self.status: dict[str, ServiceStatus | None] = {GATEWAY: None, SERVER: None}
+        self.metrics: dict[str, dict[str, float | bool | None]] = {GATEWAY: {}, SERVER: {}}
+        self.device_ids: set[str] = set()
+        self.devices: dict[str, DeviceStatus] = {}
+        self.cameras: set[str] = set()
+        self.snapshots: dict[str, Snapshot] = {}
+        self.zones: set[str] = set()
+        self.alert_sensors: set[AlertSensorSpec] = set()
+        self.alert_types_seen: set[str] = set()
+        self.last_alerts: dict[str, tuple[Alert, datetime]] = {}
+        self.last_zone_alert: dict[str, Alert] = {}
+        self.rejected: Counter[str] = Counter()
+        self._snapshot_waiters: dict[str, asyncio.Future[Snapshot]] = {}
+        self._event_waiters: dict[str, asyncio.Future[DeviceEvent]] = {}
+        self._reply_waiters: dict[str, asyncio.Future[UploadReply]] = {}
+
+    # ---- identifiers -------------------------------------------------------------
+
+    @property
+    def prefix(self) -> str:
+        return self.topics.prefix
+
+    def signal(self, key: str) -> str:
+        """Dispatcher signal name for one data key of this entry."""
+        return f"{DOMAIN}_{self.entry.entry_id}_{key}"
+
+    def unique_id(self, suffix: str) -> str:
+        """Entity unique id: `{prefix}/{suffix}`."""
+        return f"{self.prefix}/{suffix}"
+
+    def identifier(self, suffix: str) -> tuple[str, str]:
+        """Device registry identifier: (naila, `{prefix}/{suffix}`) for 'gateway',
+        'server', 'devices/{id}' or 'zones/{zone}'."""
+        return (DOMAIN, f"{self.prefix}/{suffix}")
+
+    def device_info(self, suffix: str) -> DeviceInfo:
+        """DeviceInfo linking an entity to a device the hub registered."""
+        return DeviceInfo(identifiers={self.identifier(suffix)})
+
+    def _title(self, what: str) -> str:
+        return what if self.prefix == "naila" else f"{what} ({self.prefix})"
+
+    # ---- lifecycle ---------------------------------------------------------------
+
+    @callback
+    def async_setup_registry(self) -> None:
+        """Register the gateway and server; restore zones, devices and sensors known before."""
+        registry = dr.async_get(self.hass)
+        for source, name, model in (
+            (GATEWAY, "NAILA gateway", "Gateway"),
+            (SERVER, "NAILA AI server", "AI server"),
+        ):
+            registry.async_get_or_create(
+                config_entry_id=self.entry.entry_id,
+                identifiers={self.identifier(source)},
+                manufacturer=MANUFACTURER,
+                model=model,
+                name=self._title(name),
+                entry_type=DeviceEntryType.SERVICE,
+            )
+        head = f"{self.prefix}/"
+        entities = er.async_get(self.hass)
+        for entity in er.async_entries_for_config_entry(entities, self.entry.entry_id):
+            if entity.unique_id.startswith(head) and not self._restore_unique_id(
+                entity.unique_id[len(head) :]
+            ):
+                entities.async_remove(entity.entity_id)
+
+    def _restore_unique_id(self, suffix: str) -> bool:
+        """Remember the zone/device/sensor an entity stands for; False if it is obsolete."""
+        match suffix.split("/"):
+            case ["devices", device_id, "connectivity"]:
+                self.device_ids.add(device_id)
+            case ["devices", device_id, "snapshot"]:
+                self.cameras.add(device_id)
+            case ["zones", zone, "event"]:
+                self.zones.add(zone)
+            case [scope, name, "alert", alert_type] if scope in ("zones", "devices"):
+                self.alert_types_seen.add(alert_type)
+                if not self.alert_sensor_enabled(alert_type):
+                    return False
+                self.alert_sensors.add(AlertSensorSpec(scope, name, alert_type))
+        return True
+
+    async def async_start(self) -> None:
+        """Subscribe to every NAILA topic; each unsubscribe runs when the entry unloads."""
+        t = self.topics
+        handlers: list[tuple[str, Callable[[ReceiveMessage], None], int, int]] = [
+            (t.gateway_status, self._on_gateway_status, QOS_RELIABLE, MAX_JSON_BYTES),
+            (t.server_status, self._on_server_status, QOS_RELIABLE, MAX_JSON_BYTES),
+            (t.gateway_metrics, self._on_gateway_metrics, QOS_TELEMETRY, MAX_JSON_BYTES),
+            (t.server_metrics, self._on_server_metrics, QOS_TELEMETRY, MAX_JSON_BYTES),
+            (t.device_wildcard("status"), self._on_device_status, QOS_RELIABLE, MAX_JSON_BYTES),
+            (t.device_wildcard("events"), self._on_device_event, QOS_RELIABLE, MAX_JSON_BYTES),
+            (
+                t.device_wildcard("media/snapshot"),
+                self._on_snapshot,
+                QOS_RELIABLE,
+                MAX_MEDIA_BYTES,
+            ),
+            (t.alerts_wildcard, self._on_alert, QOS_RELIABLE, MAX_JSON_BYTES),
+            (t.upload_reply("+"), self._on_upload_reply, QOS_RELIABLE, MAX_MEDIA_BYTES),
+        ]
+        for topic_filter, handler, qos, max_bytes in handlers:
+            unsubscribe = await mqtt.async_subscribe(
+                self.hass, topic_filter, self._guarded(handler, max_bytes), qos, encoding=None
+            )
+            self.entry.async_on_unload(unsubscribe)
+        self.connected = mqtt.is_connected(self.hass)
+        self.entry.async_on_unload(
+            mqtt.async_subscribe_connection_status(self.hass, self._on_connection)
+        )
+
+    @callback
+    def async_stop(self) -> None:
+        """Fail every pending request; called when the entry unloads."""
+        for waiters in (self._snapshot_waiters, self._event_waiters, self._reply_waiters):
+            for future in waiters.values():
+                if not future.done():
+                    future.set_exception(HomeAssistantError("NAILA was unloaded"))
+            waiters.clear()
+
+    @callback
+    def _on_connection(self, connected: bool) -> None:
+        self.connected = connected
+        async_dispatcher_send(self.hass, self.signal(SIGNAL_CONNECTION), connected)
+
+    def _guarded(
+        self, handler: Callable[[ReceiveMessage], None], max_bytes: int
+    ) -> Callable[[ReceiveMessage], None]:
+        """Wrap a handler so bad input is logged and counted, never raised into MQTT."""
+
+        @callback
+        def _on_message(msg: ReceiveMessage) -> None:
+            topic = msg.topic[:200]
+            try:
+                if len(msg.payload) > max_bytes:
+                    raise PayloadError(
+                        f"payload of {len(msg.payload)} bytes exceeds the limit of {max_bytes}"
+                    )
+                handler(msg)
+            except PayloadError as err:
+                self.rejected[handler.__name__.removeprefix("_on_")] += 1
+                _LOGGER.warning("Ignored message on %s: %s", topic, err)
+            except Exception:
+                self.rejected["internal_error"] += 1
+                _LOGGER.exception("Unexpected error handling message on %s", topic)
+
+        return _on_message
+
+    # ---- gateway and server --------------------------------------------------------
+
+    def _on_gateway_status(self, msg: ReceiveMessage) -> None:
+        self._set_status(GATEWAY, msg, "gateway_id")
+
+    def _on_server_status(self, msg: ReceiveMessage) -> None:
+        self._set_status(SERVER, msg, "server_id")
+
+    def _set_status(self, source: str, msg: ReceiveMessage, id_key: str) -> None:
+        status = None
+        if msg.payload:
+            status = parse_service_status(decode_json(msg.payload, MAX_JSON_BYTES), id_key)
+        previous = self.status[source]
+        self.status[source] = status
+        if status and status.version and (previous is None or previous.version != status.version):
+            registry = dr.async_get(self.hass)
+            if device := registry.async_get_device(identifiers={self.identifier(source)}):
+                registry.async_update_device(device.id, sw_version=status.version)
+        async_dispatcher_send(self.hass, self.signal(status_key(source)), status)
+
+    def _on_gateway_metrics(self, msg: ReceiveMessage) -> None:
+        self._set_metrics(GATEWAY, msg, GATEWAY_METRIC_KEYS)
+
+    def _on_server_metrics(self, msg: ReceiveMessage) -> None:
+        self._set_metrics(SERVER, msg, SERVER_METRIC_KEYS)
+
+    def _set_metrics(self, source: str, msg: ReceiveMessage, keys: tuple[str, ...]) -> None:
+        values = parse_metrics(decode_json(msg.payload, MAX_JSON_BYTES), keys)
+        self.metrics[source] = values
+        async_dispatcher_send(self.hass, self.signal(metrics_key(source)), values)
+
+    # ---- devices -----------------------------------------------------------------
+
+    def _device_id(self, topic: str) -> str:
+        parsed = self.topics.parse_device_topic(topic)
+        if parsed is None:
+            raise PayloadError("not a device topic")
+        return check_device_id(parsed[0])
+
+    def _on_device_status(self, msg: ReceiveMessage) -> None:
+        device_id = self._device_id(msg.topic)
+        if not msg.payload:
+            self._remove_device(device_id)
+            return
+        status = parse_device_status(device_id, decode_json(msg.payload, MAX_JSON_BYTES))
+        previous = self.devices.get(device_id)
+        if previous and not status.online:
+            # A last will carries only the id and `online`: keep what the device told us before.
+            status = replace(
+                status,
+                capabilities=status.capabilities or previous.capabilities,
+                firmware_version=status.firmware_version or previous.firmware_version,
+                name=status.name or previous.name,
+                zone=status.zone or previous.zone,
+            )
+        self.devices[device_id] = status
+        if previous is None or (previous.name, previous.firmware_version, previous.capabilities) != (
+            status.name,
+            status.firmware_version,
+            status.capabilities,
+        ):
+            self._register_device(status)
+        if device_id not in self.device_ids:
+            self.device_ids.add(device_id)
+            async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_DEVICE), device_id)
+        if status.has_camera:
+            self._ensure_camera(device_id)
+        async_dispatcher_send(self.hass, self.signal(device_key(device_id)), status)
+
+    def _register_device(self, status: DeviceStatus) -> None:
+        if "camera" in status.capabilities:
+            model = "Camera"
+        elif "audio" in status.capabilities or "speaker" in status.capabilities:
+            model = "Voice device"
+        else:
+            model = "Device"
+        dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={self.identifier(f"devices/{status.device_id}")},
+            manufacturer=MANUFACTURER,
+            model=model,
+            name=status.name or status.device_id,
+            sw_version=status.firmware_version,
+            suggested_area=status.zone.replace("_", " ").title() if status.zone else None,
+            via_device=self.identifier(GATEWAY),
+        )
+
+    def _ensure_camera(self, device_id: str) -> None:
+        if device_id not in self.cameras:
+            self.cameras.add(device_id)
+            async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_CAMERA), device_id)
+
+    def _remove_device(self, device_id: str) -> None:
+        """An empty retained status: the device is gone for good; remove it and its entities."""
+        registry = dr.async_get(self.hass)
+        device = registry.async_get_device(identifiers={self.identifier(f"devices/{device_id}")})
+        self.forget_device(device_id)
+        if device is not None:
+            _LOGGER.info("Device %s was removed (its retained status was cleared)", device_id)
+            registry.async_update_device(device.id, remove_config_entry_id=self.entry.entry_id)
+
+    @callback
+    def forget_device(self, device_id: str) -> None:
+        """Drop everything known about one device (it is being removed from the registry)."""
+        self.device_ids.discard(device_id)
+        self.devices.pop(device_id, None)
+        self.cameras.discard(device_id)
+        self.snapshots.pop(device_id, None)
+        for spec in [s for s in self.alert_sensors if s.scope == "devices" and s.name == device_id]:
+            self.alert_sensors.discard(spec)
+            self.last_alerts.pop(spec.key, None)
+
+    @callback
+    def forget_zone(self, zone: str) -> None:
+        """Drop everything known about one zone (it is being removed from the registry)."""
+        self.zones.discard(zone)
+        self.last_zone_alert.pop(zone, None)
+        for spec in [s for s in self.alert_sensors if s.scope == "zones" and s.name == zone]:
+            self.alert_sensors.discard(spec)
+            self.last_alerts.pop(spec.key, None)
+
+    def _on_device_event(self, msg: ReceiveMessage) -> None:
+        device_id = self._device_id(msg.topic)
+        event = parse_device_event(device_id, decode_json(msg.payload, MAX_JSON_BYTES))
+        if event.request_id and (future := self._event_waiters.get(event.request_id)):
+            if not future.done():
+                future.set_result(event)
+        data = {k: v for k, v in event.data.items() if k not in ("device_id", "event")}
+        self.hass.bus.async_fire(
+            EVENT_DEVICE_EVENT,
+            {"device_id": device_id, "event": event.event, "prefix": self.prefix, "data": data},
+        )
+
+    def _on_snapshot(self, msg: ReceiveMessage) -> None:
+        device_id = self._device_id(msg.topic)
+        snapshot = parse_snapshot(device_id, decode_json(msg.payload, MAX_MEDIA_BYTES))
+        if snapshot.request_id and (future := self._snapshot_waiters.get(snapshot.request_id)):
+            if not future.done():
+                future.set_result(snapshot)
+        if device_id not in self.device_ids:
+            _LOGGER.debug("Snapshot from unknown device %s not shown", device_id)
+            return
+        self.snapshots[device_id] = snapshot
+        self._ensure_camera(device_id)
+        async_dispatcher_send(self.hass, self.signal(snapshot_key(device_id)), snapshot)
+
+    # ---- alerts ------------------------------------------------------------------
+
+    def _on_alert(self, msg: ReceiveMessage) -> None:
+        levels = match_filter(self.topics.alerts_wildcard, msg.topic)
+        if levels is None:
+            raise PayloadError("not an alert topic")
+        zone, alert_type = levels
+        alert = parse_alert(zone, alert_type, decode_json(msg.payload, MAX_JSON_BYTES))
+        self.alert_types_seen.add(alert_type)
+        zone_device_id = self._ensure_zone(zone)
+        source_device_id = self._ensure_source(alert.source_device)
+        now = dt_util.utcnow()
+        if not self.sensor_alert_types or alert_type in self.sensor_alert_types:
+            specs = [AlertSensorSpec("zones", zone, alert_type)]
+            if alert.source_device:
+                specs.append(AlertSensorSpec("devices", alert.source_device, alert_type))
+            for spec in specs:
+                self.last_alerts[spec.key] = (alert, now)
+                if spec in self.alert_sensors:
+                    async_dispatcher_send(self.hass, self.signal(spec.key), alert)
+                else:
+                    self.alert_sensors.add(spec)
+                    async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_ALERT_SENSOR), spec)
+        self.last_zone_alert[zone] = alert
+        if zone in self.zones:
+            async_dispatcher_send(self.hass, self.signal(zone_event_key(zone)), alert)
+        else:
+            self.zones.add(zone)
+            async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_ZONE), zone)
+        self.hass.bus.async_fire(
+            EVENT_ALERT,
+            {
+                **alert.as_event_data(),
+                "prefix": self.prefix,
+                "zone_device_id": zone_device_id,
+                "source_device_id": source_device_id,
+            },
+        )
+
+    def _ensure_zone(self, zone: str) -> str:
+        """Device registry id of a zone's device, created on its first alert."""
+        device = dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={self.identifier(f"zones/{zone}")},
+            manufacturer=MANUFACTURER,
+            model="Zone",
+            name=self._title(f"NAILA zone {zone.replace('_', ' ')}"),
+            entry_type=DeviceEntryType.SERVICE,
+            suggested_area=zone.replace("_", " ").title(),
+        )
+        return device.id
+
+    def _ensure_source(self, device_id: str | None) -> str | None:
+        """Device registry id of an alert's source device; registered if it never sent status."""
+        if device_id is None:
+            return None
+        registry = dr.async_get(self.hass)
+        identifier = self.identifier(f"devices/{device_id}")
+        if device := registry.async_get_device(identifiers={identifier}):
+            return device.id
+        return registry.async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={identifier},
+            manufacturer=MANUFACTURER,
+            model="Camera",
+            name=device_id,
+            via_device=self.identifier(GATEWAY),
+        ).id
+
+    def alert_sensor_enabled(self, alert_type: str) -> bool:
+        """True when the options let this alert type create binary_sensors."""
+        return not self.sensor_alert_types or alert_type in self.sensor_alert_types
+
+    # ---- requests (services) -----------------------------------------------------
+
+    async def async_request_snapshot(
+        self, device_id: str, request_id: str, params: dict[str, Any], timeout: float
+    ) -> Snapshot:
+        """Publish a snapshot request (spec 11.5) and wait for the matching response."""
+        payload = {"request_type": "snapshot", "request_id": request_id, "params": params}
+        return await self._request(
+            self._snapshot_waiters,
+            request_id,
+            self.topics.media_request(device_id),
+            payload,
+            timeout,
+        )
+
+    async def async_announce(
+        self, device_id: str, message: str, request_id: str, timeout: float | None
+    ) -> DeviceEvent | None:
+        """Publish the announce command; with a timeout, wait for `announced` or `error`."""
+        payload = {"command": "announce", "message": message, "request_id": request_id}
+        topic = self.topics.device_command(device_id)
+        if timeout is None:
+            await mqtt.async_publish(self.hass, topic, json.dumps(payload), QOS_RELIABLE, False)
+            return None
+        return await self._request(self._event_waiters, request_id, topic, payload, timeout)
+
+    async def async_upload(
+        self, session_id: str, media: str, payload: dict[str, Any], timeout: float
+    ) -> UploadReply:
+        """Publish an upload (spec 11.9) and wait for the AI server's reply."""
+        return await self._request(
+            self._reply_waiters, session_id, self.topics.upload(session_id, media), payload, timeout
+        )
+
+    async def _request[T](
+        self,
+        waiters: dict[str, asyncio.Future[T]],
+        key: str,
+        topic: str,
+        payload: dict[str, Any],
+        timeout: float,
+    ) -> T:
+        future: asyncio.Future[T] = self.hass.loop.create_future()
+        waiters[key] = future
+        try:
+            await mqtt.async_publish(self.hass, topic, json.dumps(payload), QOS_RELIABLE, False)
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            waiters.pop(key, None)
+
+    def _on_upload_reply(self, msg: ReceiveMessage) -> None:
+        levels = match_filter(self.topics.upload_reply("+"), msg.topic)
+        if levels is None:
+            raise PayloadError("not an upload reply topic")
+        future = self._reply_waiters.get(levels[0])
+        if future is None or future.done():
+            return  # a reply to another client's upload
+        future.set_result(parse_upload_reply(levels[0], decode_json(msg.payload, MAX_MEDIA_BYTES)))
+
+    # ---- diagnostics ---------------------------------------------------------------
+
+    def as_diagnostics(self) -> dict[str, Any]:
+        """State summary for the diagnostics download (redacted by the caller)."""
+        return {
+            "prefix": self.prefix,
+            "mqtt_connected": self.connected,
+            "gateway": _status_dict(self.status[GATEWAY]),
+            "server": _status_dict(self.status[SERVER]),
+            "metrics": self.metrics,
+            "devices": {
+                device_id: {
+                    "online": s.online,
+                    "name": s.name,
+                    "capabilities": list(s.capabilities),
+                    "firmware_version": s.firmware_version,
+                    "zone": s.zone,
+                    "timestamp": s.timestamp.isoformat() if s.timestamp else None,
+                }
+                for device_id, s in self.devices.items()
+            },
+            "cameras": sorted(self.cameras),
+            "snapshots": {
+                device_id: {
+                    "format": s.image_format,
+                    "width": s.width,
+                    "height": s.height,
+                    "bytes": len(s.image),
+                    "timestamp": s.timestamp.isoformat() if s.timestamp else None,
+                }
+                for device_id, s in self.snapshots.items()
+            },
+            "zones": sorted(self.zones),
+            "alert_types_seen": sorted(self.alert_types_seen),
+            "alert_sensors": sorted(spec.key for spec in self.alert_sensors),
+            "rejected_messages": dict(self.rejected),
+            "pending_requests": len(self._snapshot_waiters)
+            + len(self._event_waiters)
+            + len(self._reply_waiters),
+        }
+
+
+def _status_dict(status: ServiceStatus | None) -> dict[str, Any] | None:
+    if status is None:
+        return None
+    return {
+        "online": status.online,
+        "id": status.service_id,
+        "version": status.version,
+        "services": list(status.services),
+        "timestamp": status.timestamp.isoformat() if status.timestamp else None,
+    }
+

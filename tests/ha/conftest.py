@@ -1,0 +1,69 @@
+"""Fixtures for the NAILA Home Assistant tests (pytest-homeassistant-custom-component)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+from unittest.mock import Mock
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient, MqttMockPahoClient
+
+from custom_components.naila.const import CONF_PREFIX, DOMAIN, Topics
+from homeassistant.core import HomeAssistant
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load custom_components/naila in every test."""
+
+
+@pytest.fixture
+async def mqtt(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, mqtt_client_mock: MqttMockPahoClient
+) -> AsyncGenerator[MqttMockHAClient]:
+    """HA's MQTT integration on a mocked paho client; closes the socket so no timer lingers."""
+    yield mqtt_mock
+    mqtt_client_mock.on_socket_close(mqtt_client_mock, None, Mock(fileno=Mock(return_value=-1)))
+
+
+@pytest.fixture
+def topics() -> Topics:
+    return Topics("naila")
+
+
+@pytest.fixture
+def entry_options() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+async def entry(
+    hass: HomeAssistant, mqtt: MqttMockHAClient, entry_options: dict[str, Any]
+) -> MockConfigEntry:
+    """A loaded NAILA entry for the default prefix."""
+    config_entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="NAILA",
+        unique_id="naila",
+        data={CONF_PREFIX: "naila"},
+        options=entry_options,
+    )
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    return config_entry
+
+
+@pytest.fixture
+def publish(hass: HomeAssistant) -> Callable[..., None]:
+    """Deliver a message as the broker would: dicts become JSON."""
+
+    def _publish(topic: str, payload: Any, retain: bool = False) -> None:
+        if isinstance(payload, dict | list):
+            payload = json.dumps(payload)
+        async_fire_mqtt_message(hass, topic, payload, qos=1, retain=retain)
+
+    return _publish
