@@ -1,65 +1,60 @@
-"""What the simulated device says: a WAV file, or text spoken by espeak-ng."""
+"""What the simulated device says: a WAV file or espeak-ng text, trimmed to the speech itself."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import wave
 from pathlib import Path
 
 import numpy as np
 
-ESPEAK = "espeak-ng"
+from naila_sim.audio import RATE, load_wav, speak_text
+
+TRIM_RMS = 200.0
+"""RMS of a 20 ms frame below which leading/trailing audio counts as silence."""
+FRAME = RATE // 50
 
 
 class SpeechError(Exception):
-    """The utterance cannot be produced (bad WAV, espeak-ng missing or failing)."""
+    """The utterance cannot be produced (unreadable WAV, espeak-ng missing or failing, silence)."""
 
 
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """Read a PCM WAV as int16 mono samples and its sample rate (channels are averaged)."""
+def trim_silence(samples: np.ndarray, threshold: float = TRIM_RMS) -> np.ndarray:
+    """Drop silent 20 ms frames at both ends, so 'end of speech' is the last spoken frame."""
+    usable = samples[: samples.size - samples.size % FRAME].astype(np.float64)
+    if usable.size == 0:
+        return samples[:0]
+    rms = np.sqrt(np.mean(usable.reshape(-1, FRAME) ** 2, axis=1))
+    loud = np.flatnonzero(rms > threshold)
+    if loud.size == 0:
+        return samples[:0]
+    return samples[loud[0] * FRAME : (loud[-1] + 1) * FRAME]
+
+
+def load_utterance(wav: Path | None, say: str | None) -> np.ndarray:
+    """48 kHz mono int16 speech from `wav`, else from `say` via espeak-ng."""
     try:
-        with wave.open(str(path), "rb") as wav:
-            width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
-            raw = wav.readframes(wav.getnframes())
-    except (OSError, wave.Error, EOFError) as err:
-        raise SpeechError(f"cannot read WAV {path}: {err}") from err
-    if width != 2:
-        raise SpeechError(f"{path}: need 16-bit PCM, got {8 * width}-bit")
-    samples = np.frombuffer(raw, dtype="<i2")
-    if channels > 1:
-        samples = samples.reshape(-1, channels).mean(axis=1).astype(np.int16)
-    if samples.size == 0:
-        raise SpeechError(f"{path} holds no audio")
-    return samples, rate
+        if wav is not None:
+            samples = load_wav(wav)
+        elif say is not None and say.strip():
+            samples = speak_text(say)
+        else:
+            raise SpeechError("nothing to say: give --wav FILE or --say TEXT")
+    except (OSError, EOFError, wave.Error, ValueError) as err:
+        raise SpeechError(f"cannot read {wav}: {err}") from err
+    except (RuntimeError, subprocess.CalledProcessError) as err:
+        raise SpeechError(f"espeak-ng failed: {err}") from err
+    speech = trim_silence(samples)
+    if speech.size == 0:
+        raise SpeechError("the utterance is silent")
+    return speech
 
 
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
-    """Write int16 mono samples as a WAV file."""
+def write_wav(path: Path, samples: np.ndarray, rate: int = RATE) -> None:
+    """int16 mono samples as a WAV file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(np.asarray(samples, dtype="<i2").tobytes())
-
-
-def speak_to_wav(
-    text: str, path: Path, *, voice: str = "en-us", words_per_minute: int = 160
-) -> Path:
-    """Synthesize `text` with espeak-ng into `path` (22 050 Hz mono WAV)."""
-    if not text.strip():
-        raise SpeechError("--say needs some text")
-    if shutil.which(ESPEAK) is None:
-        raise SpeechError(f"{ESPEAK} is not installed (apt install espeak-ng)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [ESPEAK, "-v", voice, "-s", str(words_per_minute), "-w", str(path), text],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if result.returncode != 0 or not path.exists():
-        raise SpeechError(f"{ESPEAK} failed: {result.stderr.strip()}")
-    return path
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(np.asarray(samples, dtype="<i2").tobytes())

@@ -1,0 +1,215 @@
+"""`python -m naila_demo` / `naila-demo`: the whole assistant on one machine, one command.
+
+Starts an MQTT broker (embedded amqtt on 127.0.0.1, or --mqtt-host), the AI server with the
+bundled models, the gateway, and a simulated device that speaks (--wav or --say), listens,
+and saves each reply as a WAV. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from naila_demo.conversation import TurnError, TurnResult, run_turn
+from naila_demo.speech import SpeechError, load_utterance
+from naila_demo.stack import DemoStack, StackSettings
+from naila_protocol.topics import DEFAULT_PREFIX, is_valid_device_id
+from naila_sim import SimDevice, SimDeviceConfig
+
+DEFAULT_SAY = "What is the capital of France?"
+EXIT_INTERRUPTED = 130
+EXIT_FAILED = 1
+
+_LOGGER = logging.getLogger("naila_demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="naila-demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    talk = parser.add_argument_group("conversation")
+    source = talk.add_mutually_exclusive_group()
+    source.add_argument("--wav", type=Path, help="16-bit PCM WAV the device speaks")
+    source.add_argument(
+        "--say", help=f"text the device speaks via espeak-ng (default {DEFAULT_SAY!r})"
+    )
+    talk.add_argument(
+        "--turns", type=int, default=1, help="turns to run; 0 = until Ctrl-C (default 1)"
+    )
+    talk.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path("naila-demo-out"),
+        help="reply WAVs and child logs go here (default ./naila-demo-out)",
+    )
+    talk.add_argument("--device-id", default="demo-device", help="simulated device id")
+    talk.add_argument(
+        "--turn-timeout", type=float, default=90.0, help="seconds to wait for a reply"
+    )
+    mqtt = parser.add_argument_group("MQTT")
+    mqtt.add_argument("--mqtt-host", help="use this broker instead of the embedded one")
+    mqtt.add_argument(
+        "--mqtt-port", type=int, default=1883, help="port of --mqtt-host (default 1883)"
+    )
+    mqtt.add_argument("--mqtt-username")
+    mqtt.add_argument("--mqtt-password")
+    mqtt.add_argument("--mqtt-prefix", default=DEFAULT_PREFIX)
+    procs = parser.add_argument_group("processes")
+    procs.add_argument(
+        "--server-start-timeout",
+        type=float,
+        default=240.0,
+        help="seconds the AI server may take to load its models",
+    )
+    procs.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help="extra argument for `python -m wyoming_bridge` (repeatable)",
+    )
+    procs.add_argument(
+        "--gateway-arg",
+        action="append",
+        default=[],
+        help="extra argument for `python -m naila_gateway` (repeatable)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="demo and children (default INFO)")
+    return parser  # fmt: skip
+
+
+def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.turns < 0:
+        parser.error("--turns must be 0 (until Ctrl-C) or more")
+    if not is_valid_device_id(args.device_id):
+        parser.error("--device-id: 1-64 characters of letters, digits, _ . : -")
+    if args.wav is not None and not args.wav.is_file():
+        parser.error(f"--wav: no such file: {args.wav}")
+    if args.say is None and args.wav is None:
+        args.say = DEFAULT_SAY
+
+
+def _show_turn(console: Console, turn: TurnResult) -> None:
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} ms"
+
+    console.rule(f"turn {turn.index}")
+    console.print(f"[bold]transcript:[/bold] {turn.transcript}", markup=True, highlight=False)
+    console.print(f"[bold]reply:[/bold]      {turn.reply}", markup=True, highlight=False)
+    console.print(
+        f"[bold]first audio:[/bold] {ms(turn.first_audio_ms)} at the device "
+        f"(gateway: {ms(turn.gateway_first_audio_ms)})",
+        markup=True,
+        highlight=False,
+    )
+    if turn.timings:
+        parts = ", ".join(f"{k} {v:.0f}" for k, v in turn.timings.items())
+        console.print(f"server timings (ms): {parts}", highlight=False)
+    if turn.reply_wav is not None:
+        console.print(
+            f"reply audio: {turn.reply_seconds:.1f} s voiced -> {turn.reply_wav}", highlight=False
+        )
+    else:
+        console.print(f"no reply audio (status {turn.status})", highlight=False)
+
+
+async def _demo(args: argparse.Namespace, console: Console) -> int:
+    speech = await asyncio.to_thread(load_utterance, args.wav, args.say)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    settings = StackSettings(
+        out_dir=args.out_dir,
+        mqtt_host=args.mqtt_host,
+        mqtt_port=args.mqtt_port,
+        mqtt_username=args.mqtt_username,
+        mqtt_password=args.mqtt_password,
+        prefix=args.mqtt_prefix,
+        log_level=args.log_level.upper(),
+        server_start_s=args.server_start_timeout,
+        server_args=args.server_arg,
+        gateway_args=args.gateway_arg,
+    )
+    async with DemoStack(settings) as stack:
+        pids = ", ".join(f"{c.name} pid {c.pid}" for c in stack.children)
+        console.print(
+            f"ready: broker {stack.mqtt_host}:{stack.mqtt_port}, audio socket "
+            f"127.0.0.1:{stack.audio_port}, {pids}",
+            highlight=False,
+        )
+        device_config = SimDeviceConfig(
+            device_id=args.device_id,
+            mqtt_host=stack.mqtt_host,
+            mqtt_port=stack.mqtt_port,
+            mqtt_username=args.mqtt_username,
+            mqtt_password=args.mqtt_password,
+            prefix=args.mqtt_prefix,
+        )
+        async with SimDevice(device_config) as device:
+            await device.wait_connected(30.0)
+            console.print(
+                f"device {args.device_id} connected; speaking {speech.size / 48000:.1f} s"
+            )
+            index = 0
+            while args.turns == 0 or index < args.turns:
+                index += 1
+                turn = await run_turn(
+                    device, speech, index, args.out_dir, within_s=args.turn_timeout
+                )
+                _show_turn(console, turn)
+                await asyncio.sleep(0.5)
+    console.print("stopped cleanly")
+    return 0
+
+
+async def _main(args: argparse.Namespace, console: Console) -> int:
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(_demo(args, console))
+    interrupted = asyncio.Event()
+
+    def _on_signal(signum: int) -> None:
+        if interrupted.is_set():
+            _LOGGER.warning("still stopping, please wait")
+            return
+        _LOGGER.info("%s: stopping", signal.Signals(signum).name)
+        interrupted.set()
+        task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _on_signal, signum)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if interrupted.is_set():
+            console.print("interrupted: everything stopped", highlight=False)
+            return EXIT_INTERRUPTED
+        raise
+    except (SpeechError, TurnError, RuntimeError, TimeoutError, OSError) as err:
+        _LOGGER.error("demo failed: %s", err)
+        return EXIT_FAILED
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    _validate(parser, args)
+    console = Console()
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+    for noisy in ("aioice", "aiortc", "amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    sys.exit(asyncio.run(_main(args, console)))
+
+
+if __name__ == "__main__":
+    run()

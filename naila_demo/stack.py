@@ -1,0 +1,151 @@
+"""The demo's moving parts: MQTT broker, AI server and gateway, started in order and stopped
+in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+import aiomqtt
+
+from naila_demo.broker import EmbeddedBroker, free_tcp_port
+from naila_demo.children import ChildProcess, wait_for_port
+from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
+
+_LOGGER = logging.getLogger(__name__)
+
+LOCALHOST = "127.0.0.1"
+
+
+@dataclass(slots=True)
+class StackSettings:
+    out_dir: Path
+    mqtt_host: str | None = None
+    """None: run the embedded amqtt broker on 127.0.0.1."""
+    mqtt_port: int = 1883
+    """Port of an existing broker; the embedded one always takes a free port."""
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    prefix: str = DEFAULT_PREFIX
+    log_level: str = "INFO"
+    server_start_s: float = 240.0
+    """Model loading can take a while on a busy machine."""
+    gateway_start_s: float = 60.0
+    server_args: list[str] = field(default_factory=list)
+    gateway_args: list[str] = field(default_factory=list)
+
+
+class DemoStack:
+    """`async with DemoStack(settings) as stack:` -> broker, AI server and gateway are up."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.broker: EmbeddedBroker | None = None
+        self.mqtt_host = settings.mqtt_host or LOCALHOST
+        self.mqtt_port = settings.mqtt_port
+        self.audio_port = 0
+        self.gateway_id = f"naila-demo-{uuid.uuid4().hex[:6]}"
+        self.server: ChildProcess | None = None
+        self.gateway: ChildProcess | None = None
+
+    @property
+    def children(self) -> list[ChildProcess]:
+        return [c for c in (self.gateway, self.server) if c is not None]
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        s = self.settings
+        logs = s.out_dir / "logs"
+        if s.mqtt_host is None:
+            self.broker = EmbeddedBroker(LOCALHOST, 0)
+            await self.broker.start()
+            self.mqtt_port = self.broker.port
+        mqtt_env = {
+            "MQTT_HOST": self.mqtt_host,
+            "MQTT_PORT": str(self.mqtt_port),
+            "MQTT_PREFIX": s.prefix,
+            **({"MQTT_USERNAME": s.mqtt_username} if s.mqtt_username else {}),
+            **({"MQTT_PASSWORD": s.mqtt_password} if s.mqtt_password else {}),
+            "LOG_LEVEL": s.log_level,
+        }
+        self.audio_port = free_tcp_port(LOCALHOST)
+        self.server = ChildProcess(
+            "AI server",
+            "wyoming_bridge",
+            [
+                "--audio-socket-host", LOCALHOST,
+                "--audio-socket-port", str(self.audio_port),
+                "--no-wyoming",
+                *s.server_args,
+            ],
+            env=mqtt_env,
+            log_path=logs / "server.log",
+        )  # fmt: skip
+        await self.server.start()
+        _LOGGER.info("loading models (the AI server listens once they are ready)...")
+        await wait_for_port(LOCALHOST, self.audio_port, self.server, s.server_start_s)
+        self.gateway = ChildProcess(
+            "gateway",
+            "naila_gateway",
+            ["--gateway-id", self.gateway_id, *s.gateway_args],
+            env={**mqtt_env, "AI_SERVER_HOST": LOCALHOST, "AI_SERVER_PORT": str(self.audio_port)},
+            log_path=logs / "gateway.log",
+        )
+        await self.gateway.start()
+        await self._wait_gateway_online(self.gateway, s.gateway_start_s)
+
+    async def _wait_gateway_online(self, gateway: ChildProcess, within_s: float) -> None:
+        """Wait for this gateway's retained `gateway/status` saying online (or its exit)."""
+        async with asyncio.timeout(within_s):
+            online = asyncio.create_task(self._gateway_status_online())
+            exited = asyncio.create_task(gateway.wait_exit())
+            try:
+                await asyncio.wait({online, exited}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (online, exited):
+                    task.cancel()
+                await asyncio.gather(online, exited, return_exceptions=True)
+        if online.done() and not online.cancelled() and online.exception() is None:
+            return
+        raise RuntimeError(f"gateway exited with code {gateway.returncode}:\n{gateway.log_tail()}")
+
+    async def _gateway_status_online(self) -> None:
+        topic = Topics(self.settings.prefix).gateway_status
+        async with aiomqtt.Client(
+            self.mqtt_host,
+            self.mqtt_port,
+            username=self.settings.mqtt_username,
+            password=self.settings.mqtt_password,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        ) as client:
+            await client.subscribe(topic, qos=QOS_RELIABLE)
+            async for message in client.messages:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    status = json.loads(bytes(message.payload))
+                    if status.get("online") and status.get("gateway_id") == self.gateway_id:
+                        return
+
+    async def stop(self) -> None:
+        """Gateway, then AI server, then the embedded broker; safe to call twice."""
+        for child in self.children:
+            await child.stop()
+        if self.broker is not None:
+            await self.broker.stop()
+            self.broker = None
