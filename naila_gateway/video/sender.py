@@ -14,10 +14,14 @@ VIDEO_SAMPLE_RATE = 0
 
 
 class FrameSink(Protocol):
-    """What the camera path needs from the gateway's AI-server connection."""
+    """What the camera path needs from the AI-server connection (naila_gateway.server_client.ServerClient fits)."""
 
-    async def send_frame(self, frame: Frame) -> None:
-        """Write one frame; raise if it cannot be delivered."""
+    async def send(self, frame: Frame) -> bool:
+        """Write one frame; False (or an exception) when it could not be written."""
+
+
+class FrameNotSent(ConnectionError):
+    """The sink could not write the frame (AI server not connected)."""
 
 
 class VideoFrameSender:
@@ -37,9 +41,10 @@ class VideoFrameSender:
         return Frame(self.camera_id, VIDEO_SAMPLE_RATE, request_id, FrameKind.VIDEO, jpeg)
 
     async def send(self, jpeg: bytes) -> Frame:
-        """Send one JPEG; returns the frame sent."""
+        """Send one JPEG; returns the frame sent, raises FrameNotSent if the sink refused it."""
         frame = self.make_frame(jpeg)
-        await self._sink.send_frame(frame)
+        if not await self._sink.send(frame):
+            raise FrameNotSent(f"{frame.request_id} not written: AI server not connected")
         return frame
 
 
@@ -50,7 +55,9 @@ class StreamFrameSink:
         self._writer = writer
         self._lock = asyncio.Lock()
 
-    async def send_frame(self, frame: Frame) -> None:
+    async def send(self, frame: Frame) -> bool:
+        """Raises ConnectionError/OSError if the connection broke."""
         async with self._lock:
             self._writer.write(encode_frame(frame))
             await self._writer.drain()
+        return True

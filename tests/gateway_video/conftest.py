@@ -83,10 +83,11 @@ async def play_over_webrtc(
     camera_id: str = "front_door",
     capabilities: Sequence[str] = ("camera", "audio"),
 ) -> CameraVideoConsumer:
-    """Send `track` from a camera peer to a gateway peer over loopback; return the consumer
-    after the track has been played out and the gateway side has drained it."""
-    camera = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    """Play `track` from a camera peer to a gateway peer over loopback, the gateway offering
+    a receive-only video transceiver as its session does; return the consumer after the
+    track has been played out and the gateway side has drained it."""
     gateway = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    camera = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     consumers: list[CameraVideoConsumer] = []
     ended = asyncio.Event()
     track.on("ended", ended.set)
@@ -97,14 +98,15 @@ async def play_over_webrtc(
             consumers.append(attach_video_track(remote, camera_id, capabilities, sink, config))
 
     try:
-        camera.addTrack(track)
-        await camera.setLocalDescription(await camera.createOffer())
-        await gateway.setRemoteDescription(
-            RTCSessionDescription(camera.localDescription.sdp, "offer")
-        )
-        await gateway.setLocalDescription(await gateway.createAnswer())
+        gateway.addTransceiver("video", direction="recvonly")
+        await gateway.setLocalDescription(await gateway.createOffer())
         await camera.setRemoteDescription(
-            RTCSessionDescription(gateway.localDescription.sdp, "answer")
+            RTCSessionDescription(gateway.localDescription.sdp, "offer")
+        )
+        camera.addTrack(track)
+        await camera.setLocalDescription(await camera.createAnswer())
+        await gateway.setRemoteDescription(
+            RTCSessionDescription(camera.localDescription.sdp, "answer")
         )
         await asyncio.wait_for(ended.wait(), timeout=60)
         await asyncio.sleep(0.5)  # let the last frames cross the loopback and be analysed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Sequence
 
 import av
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from naila_gateway.server_client import ServerClient
 from naila_gateway.video import (
     CameraVideoConsumer,
     StreamFrameSink,
@@ -17,6 +19,7 @@ from naila_gateway.video import (
     attach_video_track,
 )
 from naila_gateway.video.synthetic import MOVING, SyntheticCameraTrack, SyntheticScene
+from naila_protocol.framing import FrameKind
 
 from .conftest import VideoReceiver
 
@@ -110,3 +113,32 @@ async def test_video_from_a_device_without_camera_capability_is_drained_not_sent
     assert consumer.stats.frames_seen == 20
     assert consumer.stats.frames_analysed == 0
     assert receiver.frames == []
+
+
+async def test_the_gateways_server_client_carries_video_frames(receiver: VideoReceiver) -> None:
+    client = ServerClient(receiver.host, receiver.port)
+    client.start()
+    try:
+        await asyncio.wait_for(client.wait_connected(), 10)
+        consumer = CameraVideoConsumer(moving_track(20), "porch", client, EVERY_MOVING_FRAME)
+        await asyncio.wait_for(consumer.start().wait_closed(), 10)
+        await asyncio.sleep(0.2)
+    finally:
+        await client.stop()
+
+    assert consumer.stats.frames_sent >= 5
+    assert len(receiver.frames) == consumer.stats.frames_sent
+    assert {f.kind for _, f in receiver.frames} == {FrameKind.VIDEO}
+
+
+async def test_frames_while_the_server_is_down_are_counted_not_queued() -> None:
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = ServerClient("127.0.0.1", port)
+    consumer = CameraVideoConsumer(moving_track(20), "porch", client, EVERY_MOVING_FRAME)
+    await asyncio.wait_for(consumer.start().wait_closed(), 10)
+
+    assert consumer.stats.frames_seen == 20
+    assert consumer.stats.frames_sent == 0
+    assert consumer.stats.send_errors == consumer.stats.motion_frames >= 10
