@@ -46,6 +46,29 @@ class VideoConfig:
         """Build from the flags added by add_video_arguments."""
         return cls(**{f.name: getattr(args, f"video_{f.name}") for f in fields(cls)})
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> VideoConfig:
+        """Defaults overridden by the VIDEO_* variables that are set and non-empty.
+
+        Raises ValueError naming the variable for a bad value.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, float] = {}
+        for name, parse, _ in _FLAGS:
+            raw = env.get(env_name(name), "")
+            if raw == "":
+                continue
+            try:
+                values[name] = parse(raw)
+            except (ValueError, argparse.ArgumentTypeError) as err:
+                raise ValueError(f"{env_name(name)}: {err}") from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def env_name(field_name: str) -> str:
+    """Environment variable of one VideoConfig field (VIDEO_<FIELD>)."""
+    return ENV_PREFIX + field_name.upper()
+
 
 def _check(ok: bool, message: str) -> None:
     if not ok:
@@ -91,13 +114,13 @@ def add_video_arguments(
     defaults = VideoConfig()
     group = parser.add_argument_group("camera video (motion gating)")
     for name, kind, text in _FLAGS:
-        env_name = ENV_PREFIX + name.upper()
-        default = env.get(env_name, str(getattr(defaults, name)))
+        variable = env_name(name)
+        default = env.get(variable) or str(getattr(defaults, name))
         group.add_argument(
             "--video-" + name.replace("_", "-"),
             dest=f"video_{name}",
             type=kind,
             default=default,
-            help=f"{text} (env {env_name}, default {getattr(defaults, name)})",
+            help=f"{text} (env {variable}, default {getattr(defaults, name)})",
         )
     return group

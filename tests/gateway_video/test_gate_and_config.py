@@ -90,3 +90,11 @@ def test_bad_settings_name_the_flag(
 def test_config_refuses_impossible_values() -> None:
     with pytest.raises(ValueError, match="background_alpha"):
         VideoConfig(background_alpha=0.0)
+
+
+def test_config_from_environment_alone() -> None:
+    env = {"VIDEO_MOTION_THRESHOLD": "40", "VIDEO_MOTION_AREA": "0.02", "VIDEO_MAX_FPS": ""}
+    config = VideoConfig.from_env(env)
+    assert (config.motion_threshold, config.motion_area, config.max_fps) == (40, 0.02, 2.0)
+    with pytest.raises(ValueError, match="VIDEO_JPEG_QUALITY"):
+        VideoConfig.from_env({"VIDEO_JPEG_QUALITY": "high"})
