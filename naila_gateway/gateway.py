@@ -68,6 +68,7 @@ class Gateway:
         self._device_locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._answer_timers: dict[str, asyncio.TimerHandle] = {}
         self._services: list[asyncio.Task[None]] = []
 
     # lifecycle ------------------------------------------------------------------------
@@ -168,6 +169,10 @@ class Gateway:
             if current is not None:
                 await current.close()
             await self._open_session(device_id, message.payload)
+        elif current is not None and status.is_last_will and current.state == "connected":
+            # MQTT dropped (e.g. a broker restart) but the media path is alive: keep it. If the
+            # device is really gone, ICE consent checks fail the connection and it closes.
+            current.log.info("device lost MQTT (last will); WebRTC still connected, session kept")
         elif current is not None:
             await current.close()
 
@@ -211,15 +216,21 @@ class Gateway:
             self.topics.signaling_offer(device_id), json.dumps(offer).encode(), qos=QOS_RELIABLE
         )
         log.info("offer sent")
-        self._spawn(self._expire_unanswered(session))
+        loop = asyncio.get_running_loop()
+        self._answer_timers[session_id] = loop.call_later(
+            ANSWER_TIMEOUT, self._expire_unanswered, session
+        )
 
-    async def _expire_unanswered(self, session: PeerSession) -> None:
-        await asyncio.sleep(ANSWER_TIMEOUT)
-        if not session.answered and self.sessions.get(session.device_id) is session:
+    def _expire_unanswered(self, session: PeerSession) -> None:
+        self._answer_timers.pop(session.session_id, None)
+        if not session.answered:
             session.log.warning("no answer within %.0f s", ANSWER_TIMEOUT)
-            await session.close()
+            self._spawn(session.close())
 
     async def _on_session_closed(self, session: PeerSession) -> None:
+        timer = self._answer_timers.pop(session.session_id, None)
+        if timer is not None:
+            timer.cancel()
         if self.sessions.get(session.device_id) is session:
             del self.sessions[session.device_id]
         self.publish_event(session.device_id, "session_closed", session_id=session.session_id)

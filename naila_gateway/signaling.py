@@ -31,6 +31,8 @@ def parse_json_object(payload: bytes) -> dict[str, Any]:
 class DeviceStatus:
     online: bool
     has_audio: bool
+    is_last_will: bool = False
+    """Offline without a timestamp: the broker published the device's last will (MQTT lost)."""
 
 
 def parse_status(device_id: str, payload: bytes) -> DeviceStatus:
@@ -48,7 +50,8 @@ def parse_status(device_id: str, payload: bytes) -> DeviceStatus:
     if not isinstance(capabilities, list):
         raise BadMessage("'capabilities' must be a list")
     has_audio = any(isinstance(c, str) and c.lower() in AUDIO_CAPABILITIES for c in capabilities)
-    return DeviceStatus(online=online, has_audio=has_audio)
+    last_will = not online and data.get("timestamp") is None
+    return DeviceStatus(online=online, has_audio=has_audio, is_last_will=last_will)
 
 
 def _session_id(data: dict[str, Any]) -> str:

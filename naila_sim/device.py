@@ -133,6 +133,8 @@ class SimDevice:
     async def set_online(self, online: bool) -> None:
         """Publish a fresh retained status (a new session when online, teardown when not)."""
         self._connected.clear()
+        if not online:
+            await self._close_pc()
         self._status_payload = self._make_status(online=online)
         if self._client is None:
             raise RuntimeError("MQTT is not connected")

@@ -1,0 +1,62 @@
+"""100 connect/disconnect cycles leave no tasks, threads, sockets, sessions or memory behind."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+
+import psutil
+
+from naila_gateway import wait_for_session
+
+CYCLES = 100
+
+
+def snapshot() -> dict[str, float]:
+    gc.collect()
+    process = psutil.Process()
+    return {
+        "tasks": len(asyncio.all_tasks()),
+        "threads": threading.active_count(),
+        "fds": process.num_fds(),
+        "rss_mb": process.memory_info().rss / 2**20,
+    }
+
+
+async def cycle(gateway, device) -> None:
+    await device.set_online(True)
+    await device.wait_connected()
+    session = await wait_for_session(gateway, device.config.device_id)
+    await device.set_online(False)
+    await device.wait_event(
+        "session_closed", session_id=session.session_id, since=len(device.events) - 50
+    )
+    async with asyncio.timeout(5):
+        while device.config.device_id in gateway.sessions or device.pc is not None:
+            await asyncio.sleep(0.01)
+
+
+async def test_hundred_cycles_leak_nothing(make_gateway, make_device, reply_server) -> None:
+    gateway = await make_gateway(ai_server_port=reply_server.port, metrics_interval=3600)
+    device = await make_device("cycler")
+    await device.wait_connected()
+    await device.set_online(False)
+    for _ in range(10):  # warm-up: executors, codecs, caches
+        await cycle(gateway, device)
+    await asyncio.sleep(0.5)
+    before = snapshot()
+
+    for _ in range(CYCLES):
+        await cycle(gateway, device)
+    await asyncio.sleep(0.5)
+    after = snapshot()
+
+    print(f"before {before} after {after}")
+    assert gateway.sessions == {}
+    assert gateway._answer_timers == {}
+    assert gateway._device_locks == {}
+    assert after["tasks"] <= before["tasks"], (before, after)
+    assert after["threads"] <= before["threads"] + 1, (before, after)
+    assert after["fds"] <= before["fds"] + 2, (before, after)
+    assert after["rss_mb"] - before["rss_mb"] < 20, (before, after)

@@ -1,0 +1,96 @@
+"""Outages: AI server down/restarted, broker restarted, reply timeout; two devices at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiomqtt
+
+from naila_gateway import wait_for_session
+from naila_protocol.framing import FrameKind
+from naila_protocol.topics import Topics
+from naila_sim import tone
+from tests.gateway.reply_server import ReplyServer
+
+
+async def test_ai_server_killed_and_restarted(make_gateway, make_device, reply_server) -> None:
+    reply_server.reply_seconds, reply_server.pace = 4.0, 1.0
+    gateway = await make_gateway(ai_server_port=reply_server.port)
+    device = await make_device("study")
+    await device.wait_connected()
+    session = await wait_for_session(gateway, "study")
+    await gateway.server.wait_connected()
+
+    await device.turn(tone(0.6), wait_reply=False)
+    request_id = (await device.wait_event("utterance"))["request_id"]
+    await reply_server.stop()  # dies mid-reply
+    await device.wait_event("server_unavailable", request_id=request_id)
+
+    before = len(device.events)
+    await device.say(tone(0.6))  # during the outage: dropped, device told
+    dropped = await device.wait_event("server_unavailable", since=before)
+    assert dropped["request_id"] != request_id
+
+    restarted = ReplyServer(port=reply_server.port)
+    await restarted.start()
+    try:
+        await asyncio.wait_for(gateway.server.wait_connected(), 10)
+        turn = await device.turn(tone(0.6))
+        assert turn.first_audio_ms is not None and turn.event is not None
+        assert gateway.sessions["study"] is session
+    finally:
+        await restarted.stop()
+
+
+async def test_broker_restart_keeps_sessions(
+    make_gateway, make_device, reply_server, mqtt_broker
+) -> None:
+    gateway = await make_gateway(ai_server_port=reply_server.port)
+    device = await make_device("attic")
+    await device.wait_connected()
+    session = await wait_for_session(gateway, "attic")
+
+    await asyncio.to_thread(mqtt_broker.stop)
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(mqtt_broker.start)
+    async with asyncio.timeout(15):
+        while gateway.mqtt.connections < 2 or not gateway.mqtt.connected.is_set():
+            await asyncio.sleep(0.05)
+
+    async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as observer:
+        await observer.subscribe(Topics().gateway_status, qos=1)
+        async with asyncio.timeout(5):
+            status = json.loads((await anext(aiter(observer.messages))).payload)
+    assert status["online"] is True
+    await asyncio.sleep(1.0)  # the device republishes its (identical) status
+    assert gateway.sessions["attic"] is session and session.state == "connected"
+    before = len(device.events)
+    turn = await device.turn(tone(0.6))
+    assert turn.first_audio_ms is not None
+    await device.wait_event("reply", since=before)  # events reach the device over the new broker
+
+
+async def test_reply_timeout_tells_device(make_gateway, make_device, reply_server) -> None:
+    reply_server.first_delay = 30.0  # never answers in time
+    await make_gateway(ai_server_port=reply_server.port, reply_timeout=1.0)
+    device = await make_device("cellar")
+    await device.wait_connected()
+
+    await device.say(tone(0.6))
+
+    utterance = await device.wait_event("utterance")
+    await device.wait_event("reply_timeout", request_id=utterance["request_id"], within=5)
+
+
+async def test_two_devices_at_once(make_gateway, make_device, reply_server) -> None:
+    await make_gateway(ai_server_port=reply_server.port)
+    left, right = await make_device("left"), await make_device("right")
+    await asyncio.gather(left.wait_connected(), right.wait_connected())
+
+    turns = await asyncio.gather(left.turn(tone(0.8, 300)), right.turn(tone(1.2, 500)))
+
+    assert all(t.first_audio_ms is not None and t.event is not None for t in turns)
+    finals = {f.device_id: f.request_id for f in reply_server.requests(FrameKind.FINAL)}
+    assert finals == {"left": turns[0].event["request_id"], "right": turns[1].event["request_id"]}
+    assert turns[0].event["device_id"] == "left" and turns[1].event["device_id"] == "right"
