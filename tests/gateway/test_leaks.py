@@ -9,6 +9,7 @@ import threading
 import psutil
 
 from naila_gateway import wait_for_session
+from tests.gateway.conftest import until
 
 CYCLES = 100
 
@@ -32,9 +33,7 @@ async def cycle(gateway, device) -> None:
     await device.wait_event(
         "session_closed", session_id=session.session_id, since=len(device.events) - 50
     )
-    async with asyncio.timeout(5):
-        while device.config.device_id in gateway.sessions or device.pc is not None:
-            await asyncio.sleep(0.01)
+    await until(lambda: device.config.device_id not in gateway.sessions and device.pc is None, 5)
 
 
 async def test_hundred_cycles_leak_nothing(make_gateway, make_device, reply_server) -> None:

@@ -11,6 +11,7 @@ from naila_gateway import wait_for_session
 from naila_protocol.framing import FrameKind
 from naila_protocol.topics import Topics
 from naila_sim import tone
+from tests.gateway.conftest import until
 from tests.gateway.reply_server import ReplyServer
 
 
@@ -54,9 +55,7 @@ async def test_broker_restart_keeps_sessions(
     await asyncio.to_thread(mqtt_broker.stop)
     await asyncio.sleep(0.5)
     await asyncio.to_thread(mqtt_broker.start)
-    async with asyncio.timeout(15):
-        while gateway.mqtt.connections < 2 or not gateway.mqtt.connected.is_set():
-            await asyncio.sleep(0.05)
+    await until(lambda: gateway.mqtt.connections >= 2 and gateway.mqtt.connected.is_set(), 15)
 
     async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as observer:
         await observer.subscribe(Topics().gateway_status, qos=1)
