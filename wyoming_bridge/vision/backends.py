@@ -46,6 +46,15 @@ def parse_names(text: str | None) -> dict[int, str]:
     return {}
 
 
+def nms_groups(names: dict[int, str]) -> np.ndarray:
+    """Class -> NMS group: classes naming the same object (Normal/Fall = person) compete."""
+    labels = [
+        make_detection(names.get(i, str(i)), 0.0, (0, 0, 0, 0)).label
+        for i in range(max(names, default=0) + 1)
+    ]
+    return np.array([labels.index(label) for label in labels], dtype=np.int64)
+
+
 class OnnxYoloDetector:
     """YOLOv5u/v8/v11 exported by ultralytics to ONNX: output 1 x (4 + classes) x N, no NMS."""
 
@@ -58,6 +67,7 @@ class OnnxYoloDetector:
         )
         meta = self.session.get_modelmeta().custom_metadata_map
         self.names = parse_names(meta.get("names"))
+        self.nms_groups = nms_groups(self.names)
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
         self.input_dtype = np.float16 if "float16" in model_input.type else np.float32
@@ -110,7 +120,7 @@ class OnnxYoloDetector:
                 float(conf[i]),
                 clip_box(xywh[i].tolist(), width, height),
             )
-            for i in nms(xywh, conf, classes, self.confidence, self.iou)
+            for i in nms(xywh, conf, self.nms_groups[classes], self.confidence, self.iou)
         ]
 
 

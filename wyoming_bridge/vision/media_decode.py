@@ -65,7 +65,9 @@ def decode_image(raw: bytes, max_pixels: int) -> DecodedImage:
             rgb = np.asarray(img.convert("RGB"))
     except MediaError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError as err:
+        raise MediaError("too_many_pixels", str(err)) from err
+    except (UnidentifiedImageError, OSError, ValueError) as err:
         raise MediaError("corrupt", f"image cannot be decoded: {err}") from err
     return DecodedImage(np.ascontiguousarray(rgb[:, :, ::-1]), fmt, width, height)
 

@@ -125,8 +125,8 @@ async def _process(
             analysis=(ctx or {}).get("analysis", {"transcript": out.get("transcript")}),
         )  # fmt: skip
         out["media_id"] = record.media_id
-    if media == "audio" and not question:
-        out["answer"] = ""
+    if media == "audio" and (not question or svc.answerer is None):
+        out["answer"] = ""  # the transcript is the result when there is nothing to answer with
         return out
     context_text = context_for_llm([ctx]) if ctx is not None else None
     if media == "audio" and question:

@@ -19,6 +19,9 @@ from .store import MediaStore
 
 if TYPE_CHECKING:
     from wyoming_bridge.engines import Engines
+    from wyoming_bridge.llm import LlmEngine
+    from wyoming_bridge.runner import EngineRunner
+    from wyoming_bridge.stt import SttEngine
 
 _LOGGER = logging.getLogger(__name__)
 VISION_CLIENT = "vision"
@@ -50,21 +53,21 @@ def build_vision_service(
     )
 
 
-def engine_transcriber(engines: Engines) -> Transcriber:
+def engine_transcriber(stt: SttEngine, runner: EngineRunner) -> Transcriber:
     """Uploaded audio goes through the server's own STT engine and worker thread."""
 
     async def transcribe(samples: np.ndarray) -> str:
-        return await engines.stt_runner.run(VISION_CLIENT, lambda: engines.stt.transcribe(samples))
+        return await runner.run(VISION_CLIENT, lambda: stt.transcribe(samples))
 
     return transcribe
 
 
-def engine_answerer(engines: Engines) -> Answerer:
+def engine_answerer(llm: LlmEngine, runner: EngineRunner) -> Answerer:
     """Upload questions are answered by the server's LLM with the visual context attached."""
 
     async def answer(question: str, context: str | None) -> str:
-        messages = build_messages(engines.llm.settings.system_prompt, [], question, context)
-        return await engines.llm_runner.run(VISION_CLIENT, lambda: engines.llm.complete(messages))
+        messages = build_messages(llm.settings.system_prompt, [], question, context)
+        return await runner.run(VISION_CLIENT, lambda: llm.complete(messages))
 
     return answer
 
@@ -87,8 +90,8 @@ def wire_vision(
     config = vision_config_from_args(args, prefix=prefix, server_id=server_id)
     return build_vision_service(
         config,
-        transcriber=engine_transcriber(engines) if engines else None,
-        answerer=engine_answerer(engines) if engines else None,
+        transcriber=engine_transcriber(engines.stt, engines.stt_runner) if engines else None,
+        answerer=engine_answerer(engines.llm, engines.llm_runner) if engines else None,
     )
 
 
