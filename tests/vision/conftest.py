@@ -167,9 +167,9 @@ async def client(shared_mqtt_broker: Any) -> AsyncIterator[aiomqtt.Client]:
         yield mqtt
 
 
-async def next_json(mqtt: aiomqtt.Client, topic: str | None = None, timeout: float = 30) -> Any:
+async def next_json(mqtt: aiomqtt.Client, topic: str | None = None, wait: float = 30) -> Any:
     """The next message (on `topic`, if given) as (topic, JSON)."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(wait):
         async for message in mqtt.messages:
             if topic is None or message.topic.matches(topic):
                 assert isinstance(message.payload, bytes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wyoming_bridge.vision.analysis import Analyzer, OcrReader
-from wyoming_bridge.vision.backends import OnnxYoloDetector
+from wyoming_bridge.vision.backends import OnnxYoloDetector, UltralyticsDetector
 from wyoming_bridge.vision.detection import Detection, iou
 from wyoming_bridge.vision.media_decode import decode_image
 from wyoming_bridge.vision.models import CompositeDetector, build_one, fall_onnx_file
@@ -27,7 +27,7 @@ def test_bus_people_found_with_sensible_boxes(detector: CompositeDetector, photo
         assert best > 0.5, f"no person near {expected}: {found}"
     for det in found:
         x, y, w, h = det.bbox
-        assert 0 <= x and x + w <= 810 and 0 <= y and y + h <= 1080
+        assert x >= 0 and x + w <= 810 and y >= 0 and y + h <= 1080
         assert h > w  # standing people are taller than wide
         assert not det.fallen
 
@@ -55,7 +55,7 @@ def test_fall_model_sees_people_lying_down(detector: CompositeDetector, fallen_p
     found = detector.detect(to_bgr(fallen_photo))
     fallen = [d for d in found if d.fallen]
     assert fallen and all(d.label == "person" for d in fallen)
-    x, y, w, h = fallen[0].bbox
+    _x, _y, w, h = fallen[0].bbox
     assert w > h  # lying: wider than tall
 
 
@@ -73,10 +73,5 @@ def test_ocr_on_photo_without_text_is_empty(ocr_reader: OcrReader) -> None:
 
 def test_ultralytics_backend_when_installed(photos) -> None:
     pytest.importorskip("ultralytics", reason="optional extra; its torch stack is absent here")
-    from wyoming_bridge.vision.backends import UltralyticsDetector
-    from wyoming_bridge.vision.models import _package_dir
-
-    model = UltralyticsDetector(
-        _package_dir("fall_detection") / "models" / "best.pt", confidence=0.35, iou=0.45
-    )
+    model = UltralyticsDetector(fall_onnx_file().with_name("best.pt"), confidence=0.35, iou=0.45)
     assert len(people(model.detect(to_bgr(photos["bus.jpg"])))) >= 3

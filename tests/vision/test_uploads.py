@@ -10,6 +10,10 @@ import aiomqtt
 import numpy as np
 import pytest
 
+from wyoming_bridge.llm import LlmEngine, LlmSettings
+from wyoming_bridge.models import llm_model_file, whisper_model_dir
+from wyoming_bridge.runner import EngineRunner
+from wyoming_bridge.stt import SttEngine, SttSettings
 from wyoming_bridge.vision.service import Transcriber, VisionService
 from wyoming_bridge.vision.wiring import engine_answerer, engine_transcriber
 
@@ -20,10 +24,6 @@ from .media_files import encode_audio, encode_video, image_bytes, png_bomb
 @pytest.fixture(scope="session")
 def stt_transcriber() -> Iterator[Transcriber]:
     """The server's own STT engine (packaged Whisper tiny.en) on its worker thread."""
-    from wyoming_bridge.models import whisper_model_dir
-    from wyoming_bridge.runner import EngineRunner
-    from wyoming_bridge.stt import SttEngine, SttSettings
-
     runner = EngineRunner("stt")
     yield engine_transcriber(SttEngine(whisper_model_dir(), SttSettings()), runner)
     runner.close()
@@ -38,7 +38,7 @@ async def upload(
     await client.subscribe(reply_topic, qos=1)
     payload = body if isinstance(body, bytes) else json.dumps(body)
     await client.publish(svc.topics.upload(session, media), payload, qos=1)
-    _topic, reply = await next_json(client, reply_topic, timeout=60)
+    _topic, reply = await next_json(client, reply_topic, wait=60)
     await client.unsubscribe(reply_topic)
     return reply
 
@@ -144,9 +144,6 @@ async def test_question_answered_by_the_llm_with_visual_context(
     start_service: StartService, client, photos
 ) -> None:
     pytest.importorskip("llama_cpp")
-    from wyoming_bridge.llm import LlmEngine, LlmSettings
-    from wyoming_bridge.models import llm_model_file
-    from wyoming_bridge.runner import EngineRunner
 
     runner = EngineRunner("llm")
     answered: list[tuple[str, str | None]] = []
