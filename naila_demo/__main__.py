@@ -103,23 +103,30 @@ def _show_turn(console: Console, turn: TurnResult) -> None:
         return "-" if value is None else f"{value:.0f} ms"
 
     console.rule(f"turn {turn.index}")
-    console.print(f"[bold]transcript:[/bold] {turn.transcript}", markup=True, highlight=False)
-    console.print(f"[bold]reply:[/bold]      {turn.reply}", markup=True, highlight=False)
+    console.print(
+        f"[bold]transcript:[/bold] {turn.transcript}", markup=True, highlight=False, soft_wrap=True
+    )
+    console.print(
+        f"[bold]reply:[/bold]      {turn.reply}", markup=True, highlight=False, soft_wrap=True
+    )
     console.print(
         f"[bold]first audio:[/bold] {ms(turn.first_audio_ms)} at the device "
         f"(gateway: {ms(turn.gateway_first_audio_ms)})",
         markup=True,
         highlight=False,
+        soft_wrap=True,
     )
     if turn.timings:
         parts = ", ".join(f"{k} {v:.0f}" for k, v in turn.timings.items())
-        console.print(f"server timings (ms): {parts}", highlight=False)
+        console.print(f"server timings (ms): {parts}", highlight=False, soft_wrap=True)
     if turn.reply_wav is not None:
         console.print(
-            f"reply audio: {turn.reply_seconds:.1f} s voiced -> {turn.reply_wav}", highlight=False
+            f"reply audio: {turn.reply_seconds:.1f} s voiced -> {turn.reply_wav}",
+            highlight=False,
+            soft_wrap=True,
         )
     else:
-        console.print(f"no reply audio (status {turn.status})", highlight=False)
+        console.print(f"no reply audio (status {turn.status})", highlight=False, soft_wrap=True)
 
 
 async def _demo(args: argparse.Namespace, console: Console) -> int:
@@ -143,6 +150,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
             f"ready: broker {stack.mqtt_host}:{stack.mqtt_port}, audio socket "
             f"127.0.0.1:{stack.audio_port}, {pids}",
             highlight=False,
+            soft_wrap=True,
         )
         device_config = SimDeviceConfig(
             device_id=args.device_id,
@@ -188,7 +196,7 @@ async def _main(args: argparse.Namespace, console: Console) -> int:
         return await task
     except asyncio.CancelledError:
         if interrupted.is_set():
-            console.print("interrupted: everything stopped", highlight=False)
+            console.print("interrupted: everything stopped", highlight=False, soft_wrap=True)
             return EXIT_INTERRUPTED
         raise
     except (SpeechError, TurnError, RuntimeError, TimeoutError, OSError) as err:

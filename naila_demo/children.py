@@ -83,19 +83,22 @@ class ChildProcess:
         return await self._proc.wait()
 
     async def stop(self, grace_s: float = 8.0) -> None:
-        """SIGTERM, then SIGKILL after `grace_s` seconds."""
+        """SIGINT (both servers shut down cleanly on it), then SIGTERM, then SIGKILL."""
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), grace_s)
-        except TimeoutError:
-            _LOGGER.warning("%s did not stop within %.0f s: killing it", self.name, grace_s)
+        for sig, wait_s in (
+            (signal.SIGINT, grace_s),
+            (signal.SIGTERM, 3.0),
+            (signal.SIGKILL, None),
+        ):
             with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+                proc.send_signal(sig)
+            try:
+                await asyncio.wait_for(proc.wait(), wait_s)
+                break
+            except TimeoutError:
+                _LOGGER.warning("%s still running %.0f s after %s", self.name, wait_s, sig.name)
         _LOGGER.info("%s stopped (exit code %s)", self.name, proc.returncode)
 
 

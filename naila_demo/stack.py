@@ -85,6 +85,11 @@ class DemoStack:
             **({"MQTT_PASSWORD": s.mqtt_password} if s.mqtt_password else {}),
             "LOG_LEVEL": s.log_level,
         }
+        server_args = list(s.server_args)
+        if self.broker is not None and "--vision" not in server_args:
+            # the vision service needs MQTT 5 (shared subscriptions); amqtt speaks 3.1.1 only
+            _LOGGER.info("embedded broker: AI server runs without vision (use --mqtt-host for it)")
+            server_args.append("--no-vision")
         self.audio_port = free_tcp_port(LOCALHOST)
         self.server = ChildProcess(
             "AI server",
@@ -93,7 +98,7 @@ class DemoStack:
                 "--audio-socket-host", LOCALHOST,
                 "--audio-socket-port", str(self.audio_port),
                 "--no-wyoming",
-                *s.server_args,
+                *server_args,
             ],
             env=mqtt_env,
             log_path=logs / "server.log",
