@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     talk.add_argument(
         "--turn-timeout", type=float, default=90.0, help="seconds to wait for a reply"
     )
+    talk.add_argument(
+        "--reply-timeout",
+        type=float,
+        default=30.0,
+        help="the gateway's AI-server reply timeout (its own default is 10 s; first replies "
+        "on a slow machine can take longer) (default 30)",
+    )
     mqtt = parser.add_argument_group("MQTT")
     mqtt.add_argument("--mqtt-host", help="use this broker instead of the embedded one")
     mqtt.add_argument(
@@ -88,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.reply_timeout <= 0 or args.turn_timeout <= 0:
+        parser.error("--reply-timeout and --turn-timeout must be positive")
     if args.turns < 0:
         parser.error("--turns must be 0 (until Ctrl-C) or more")
     if not is_valid_device_id(args.device_id):
@@ -142,7 +151,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
         log_level=args.log_level.upper(),
         server_start_s=args.server_start_timeout,
         server_args=args.server_arg,
-        gateway_args=args.gateway_arg,
+        gateway_args=["--reply-timeout", str(args.reply_timeout), *args.gateway_arg],
     )
     async with DemoStack(settings) as stack:
         pids = ", ".join(f"{c.name} pid {c.pid}" for c in stack.children)
