@@ -103,7 +103,7 @@ async def test_cancel_stops_a_streamed_reply(server: NailaServer, speech: Speech
         first = await gateway.frame()
         assert first is not None and first.kind is FrameKind.AUDIO
         await gateway.send(Frame("den", 16000, "long1", FrameKind.CANCEL))
-        rest = await gateway.streamed_reply("long1", timeout=10)
+        rest = await gateway.streamed_reply("long1", within=10)
     assert rest.summary.status == "cancelled"
     assert len(rest.audio_frames) <= 1  # at most the sentence already being synthesized
 
@@ -114,7 +114,7 @@ async def test_cancel_while_chunks_are_still_arriving(server: NailaServer, speec
             Frame("den", 16000, "c2", FrameKind.CHUNK, pcm_bytes(speech(KITCHEN, 16000)))
         )
         await gateway.send(Frame("den", 16000, "c2", FrameKind.CANCEL))
-        reply = await gateway.streamed_reply("c2", timeout=10)
+        reply = await gateway.streamed_reply("c2", within=10)
     assert reply.summary.status == "cancelled" and reply.audio_frames == []
 
 
@@ -158,7 +158,7 @@ async def test_concurrent_clients_all_answered(
     async def one(index: int) -> Frame | None:
         async with connect(server.port) as gateway:
             await gateway.send(Frame(f"dev{index}", 16000, f"r{index}", payload=pcm))
-            return await gateway.frame(timeout=120)
+            return await gateway.frame(within=120)
 
     replies = await asyncio.gather(*(one(i) for i in range(clients)))
     for index, reply in enumerate(replies):

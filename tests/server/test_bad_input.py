@@ -15,7 +15,7 @@ from wyoming_bridge.gateway_connection import ConnectionLimits
 
 
 async def error_code(gateway: Gateway) -> str:
-    frame = await gateway.frame(timeout=10)
+    frame = await gateway.frame(within=10)
     assert frame is not None and frame.kind is FrameKind.ERROR, frame
     return str(frame.json()["code"])
 

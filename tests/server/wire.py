@@ -44,15 +44,15 @@ class Gateway:
         self.writer.write(data)
         await self.writer.drain()
 
-    async def frame(self, timeout: float = REPLY_TIMEOUT_S) -> Frame | None:
-        return await asyncio.wait_for(read_frame(self.reader), timeout)
+    async def frame(self, within: float = REPLY_TIMEOUT_S) -> Frame | None:
+        return await asyncio.wait_for(read_frame(self.reader), within)
 
     async def streamed_reply(
-        self, request_id: str, timeout: float = REPLY_TIMEOUT_S
+        self, request_id: str, within: float = REPLY_TIMEOUT_S
     ) -> StreamedReply:
         """AUDIO frames of `request_id` until its END (frames of other requests are ignored)."""
         reply = StreamedReply()
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 frame = await read_frame(self.reader)
                 assert frame is not None, "connection closed before END"
@@ -64,9 +64,9 @@ class Gateway:
                     return reply
                 reply.audio_frames.append(frame)
 
-    async def closed(self, timeout: float = 10.0) -> bool:
+    async def closed(self, within: float = 10.0) -> bool:
         """True once the server closed the connection (after any pending frames)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while await self.reader.read(65536):
                 pass
         return True
