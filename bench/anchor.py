@@ -31,8 +31,9 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize
 
+from bench.anchor_llm import AnchorLlm
 from bench.procs import ServerProcess, free_port
-from wyoming_bridge.llm import LlmEngine, LlmSettings, build_messages
+from wyoming_bridge.llm import LlmSettings
 from wyoming_bridge.models import resolve_models
 
 _LOGGER = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class AnchorPipeline:
         self.tts_port = 0
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._servers: list[ServerProcess] = []
-        self._llm: LlmEngine | None = None
+        self._llm: AnchorLlm | None = None
 
     async def __aenter__(self) -> AnchorPipeline:
         try:
@@ -196,33 +197,29 @@ class AnchorPipeline:
         self._servers = [stt, tts]
         for server in self._servers:
             await server.start()
-        llm_task = asyncio.create_task(asyncio.to_thread(self._load_llm))
-        try:
-            await stt.wait_ready(lambda: self._probe(self.stt_port), START_TIMEOUT_S)
-            await tts.wait_ready(lambda: self._probe(self.tts_port), START_TIMEOUT_S)
-        finally:
-            self._llm = await llm_task
+        self._llm = AnchorLlm(cfg.llm_model, cfg.llm, cfg.python)
+        await self._llm.start()
+        await stt.wait_ready(lambda: self._probe(self.stt_port), START_TIMEOUT_S)
+        await tts.wait_ready(lambda: self._probe(self.tts_port), START_TIMEOUT_S)
 
     async def _probe(self, port: int) -> bool:
         info = await wyoming_describe(self.host, port)
         return bool(info.asr or info.tts)
 
-    def _load_llm(self) -> LlmEngine:
-        engine = LlmEngine(self.config.llm_model, self.config.llm)
-        engine.warm_up()
-        return engine
-
     async def stop(self) -> None:
         for server in self._servers:
             await server.stop()
         self._servers = []
+        if self._llm is not None:
+            await self._llm.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
         self._llm = None
 
     def server_pids(self) -> list[int]:
-        return [pid for server in self._servers if (pid := server.pid) is not None]
+        pids = [server.pid for server in self._servers]
+        return [pid for pid in [*pids, self._llm.pid if self._llm else None] if pid is not None]
 
     async def transcribe(self, pcm16k: bytes) -> tuple[str, float]:
         """HA's wyoming STT: Transcribe, AudioStart, chunks, AudioStop -> Transcript.
@@ -245,11 +242,9 @@ class AnchorPipeline:
 
     async def reply(self, text: str) -> str:
         """The LLM's full reply (HA's conversation agent answers before TTS starts)."""
-        llm = self._llm
-        if llm is None:
+        if self._llm is None:
             raise RuntimeError("AnchorPipeline is not started")
-        messages = build_messages(self.config.llm.system_prompt, [], text)
-        return await asyncio.to_thread(llm.complete, messages)
+        return await self._llm.reply(text)
 
     async def synthesize(self, text: str) -> tuple[float, float]:
         """HA's wyoming TTS: Synthesize(full text) -> perf_counter at first AudioChunk and AudioStop."""
