@@ -15,6 +15,7 @@ _HISTORY_HINTS = re.compile(
 )
 _AT_TIME = re.compile(r"\bat (\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b", re.IGNORECASE)
 _AGO = re.compile(r"\b(\d+|an?|one|two|three)\s+(minute|hour)s?\s+ago\b", re.IGNORECASE)
+_NAMED_CAMERA = re.compile(r"\b(?:the\s+)?([a-z]+(?:\s+[a-z]+)?)\s+(?:camera|cam)\b")
 _WORD_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3}
 
 
@@ -26,6 +27,8 @@ class HistoryQuery:
     """Device ids or zones named in the question."""
     event_type: str | None = None
     kind: str | None = None
+    unknown_camera: str | None = None
+    """A camera the question names ("the garage camera") that matches no known source."""
 
 
 def is_historical(text: str) -> bool:
@@ -90,7 +93,10 @@ def parse_history_query(
         key=lambda s: -len(s),
     )
     event, kind = _event_type(text)
+    named = _NAMED_CAMERA.search(text.lower())
+    unknown = named.group(1) if named and not sources else None
     return HistoryQuery(
+        unknown_camera=unknown,
         start=start.timestamp() if start else None,
         end=end.timestamp() if end else None,
         sources=sources,

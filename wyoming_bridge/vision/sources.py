@@ -52,7 +52,9 @@ async def visual_context_text(svc: VisionService, device_id: str, text: str) -> 
 
     if historical:
         query = parse_history_query(text, datetime.now().astimezone(), known)
-        if query is not None and (query.start or query.sources or query.event_type or query.kind):
+        if query is not None and (
+            query.start or query.sources or query.event_type or query.kind or query.unknown_camera
+        ):
             return await _history_text(svc, query, text)
 
     live = await _live_context(svc, device_id, text)
@@ -111,6 +113,11 @@ async def _live_context(svc: VisionService, device_id: str, text: str) -> dict[s
 async def _history_text(svc: VisionService, query: HistoryQuery, text: str) -> str:
     if svc.store is None:
         return NO_VISION.format(reason="no media history is kept on this server")
+    if query.unknown_camera:
+        return (
+            f"No stored camera media matches this question: no camera called "
+            f"'{query.unknown_camera}' is known. Tell the user."
+        )
     sources = [svc.devices.resolve(s) for s in query.sources]
     store = svc.store
     records: list[MediaRecord] = await asyncio.to_thread(
