@@ -11,7 +11,7 @@ import aiomqtt
 from wyoming_bridge.vision.alerts import AlertDebouncer
 from wyoming_bridge.vision.service import VisionService
 
-from .conftest import StartService, b64, next_json
+from .conftest import StartService, b64, eventually, next_json
 
 
 class FakeClock:
@@ -52,9 +52,7 @@ async def collect(mqtt: aiomqtt.Client, seconds: float) -> list[tuple[str, dict[
 async def announce(client: aiomqtt.Client, svc: VisionService, device_id: str, zone: str) -> None:
     status = {"device_id": device_id, "online": True, "capabilities": ["camera"], "zone": zone}
     await client.publish(svc.topics.device_status(device_id), json.dumps(status), qos=1)
-    async with asyncio.timeout(5):
-        while svc.devices.zone_of(device_id) != zone:
-            await asyncio.sleep(0.02)
+    await eventually(lambda: svc.devices.zone_of(device_id) == zone)
 
 
 async def test_person_standing_still_is_one_alert(start_service: StartService, client, photos):

@@ -13,7 +13,7 @@ import pytest
 
 from wyoming_bridge.vision.service import SnapshotTimeoutError, VisionService
 
-from .conftest import StartService, b64
+from .conftest import StartService, b64, eventually
 
 
 class CameraDevice:
@@ -30,9 +30,7 @@ class CameraDevice:
         await self.client.publish(
             self.svc.topics.device_status(self.device_id), json.dumps(status), qos=1, retain=True
         )
-        async with asyncio.timeout(5):
-            while self.device_id not in self.svc.devices.devices:
-                await asyncio.sleep(0.02)
+        await eventually(lambda: self.device_id in self.svc.devices.devices)
 
     async def serve(self) -> None:
         await self.client.subscribe(self.svc.topics.media_request(self.device_id), qos=1)
