@@ -15,6 +15,8 @@ from aiortc.mediastreams import MediaStreamError
 RATE = 48000
 FRAME = 960
 TIME_BASE = fractions.Fraction(1, RATE)
+VOICED_RMS = 100.0
+"""Frames quieter than this (RMS) are trailing silence, not the end of speech."""
 
 
 class MicTrack(MediaStreamTrack):
@@ -30,7 +32,7 @@ class MicTrack(MediaStreamTrack):
         self._drained = asyncio.Event()
         self._drained.set()
         self.last_voiced_sent_at: float | None = None
-        """perf_counter() when the last queued frame left (the end of what was said)."""
+        """perf_counter() when the last audible queued frame left (the end of what was said)."""
 
     def queue(self, samples: np.ndarray) -> None:
         """Queue 48 kHz mono int16 samples (padded to whole frames)."""
@@ -61,7 +63,7 @@ class MicTrack(MediaStreamTrack):
             self._start, self._index = now, 0
         popped = bool(self._frames)
         samples = self._frames.popleft() if popped else np.zeros(FRAME, dtype=np.int16)
-        if popped:
+        if popped and np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > VOICED_RMS:
             self.last_voiced_sent_at = time.perf_counter()
         if not self._frames:
             self._drained.set()

@@ -1,0 +1,28 @@
+#!/usr/bin/with-contenv bashio
+# Map add-on options (lower-case environment variable names) to the gateway's environment.
+set -euo pipefail
+
+for option in mqtt_host mqtt_port mqtt_username mqtt_password mqtt_prefix gateway_id \
+    ai_server_host ai_server_port ai_server_token ai_server_protocol \
+    webrtc_ice_servers webrtc_opus_bitrate webrtc_jitter_frames \
+    audio_vad_mode audio_vad_threshold audio_silence_frames audio_sample_rate log_level; do
+    if bashio::config.has_value "${option}"; then
+        export "${option^^}=$(bashio::config "${option}")"
+    fi
+done
+
+# No broker configured: use the one the Supervisor provides (services: mqtt:need).
+if ! bashio::config.has_value 'mqtt_host' && bashio::services.available 'mqtt'; then
+    MQTT_HOST="$(bashio::services mqtt 'host')"
+    MQTT_PORT="$(bashio::services mqtt 'port')"
+    MQTT_USERNAME="$(bashio::services mqtt 'username')"
+    MQTT_PASSWORD="$(bashio::services mqtt 'password')"
+    export MQTT_HOST MQTT_PORT MQTT_USERNAME MQTT_PASSWORD
+fi
+
+if [ -z "${AI_SERVER_HOST:-}" ]; then
+    bashio::exit.nok "Set ai_server_host to the machine running the NAILA AI server."
+fi
+
+bashio::log.info "NAILA gateway: MQTT ${MQTT_HOST:-?}:${MQTT_PORT:-1883}, AI server ${AI_SERVER_HOST}:${AI_SERVER_PORT:-9999}"
+exec /opt/naila/bin/naila-gateway

@@ -1,0 +1,111 @@
+"""Pure parts of the gateway: utterance detection, output queue, Opus bitrate, config and CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from naila_gateway.audio_out import OutputQueue
+from naila_gateway.cli import config_from_args
+from naila_gateway.config import GatewayConfig
+from naila_gateway.opus import OpusEncoder
+from naila_gateway.pcm import FRAME_SAMPLES
+from naila_gateway.utterance import UtteranceDetector, UtteranceEvent
+from naila_gateway.vad import EnergyVad, SileroVad
+from naila_sim import speak_text, tone
+
+SILENT = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+
+
+def detector(**overrides: int) -> UtteranceDetector:
+    settings = {"silence_frames": 3, "preroll_frames": 2, "min_speech_frames": 2, "max_frames": 50}
+    return UtteranceDetector(**(settings | overrides))
+
+
+def feed(d: UtteranceDetector, pattern: str) -> list[UtteranceEvent | None]:
+    return [
+        d.feed(np.full(FRAME_SAMPLES, i, dtype=np.int16), c == "S") for i, c in enumerate(pattern)
+    ]
+
+
+def test_utterance_keeps_preroll_and_ends_after_silence() -> None:
+    d = detector()
+    events = feed(d, "...SS.S...")
+    assert events[3] is UtteranceEvent.STARTED and events[9] is UtteranceEvent.ENDED
+    frames = d.take_frames()
+    assert [int(f[0]) for f in frames] == [1, 2, 3, 4, 5, 6, 7, 8, 9]  # 2 pre-roll frames first
+
+
+def test_too_short_speech_is_discarded() -> None:
+    assert feed(detector(), "S...")[-1] is UtteranceEvent.DISCARDED
+
+
+def test_maximum_length_ends_utterance() -> None:
+    events = feed(detector(max_frames=5), "SSSSSSSS")
+    assert events[4] is UtteranceEvent.ENDED and events[5] is UtteranceEvent.STARTED
+
+
+async def test_energy_vad_threshold() -> None:
+    vad = EnergyVad(500)
+    assert await vad.is_speech(tone(0.02)) and not await vad.is_speech(SILENT)
+
+
+async def test_silero_vad_tells_speech_from_tone_and_silence() -> None:
+    vad = SileroVad(0.5)
+    speech = speak_text("Hello there, how are you doing today?")
+    decisions = [
+        await vad.is_speech(speech[i : i + FRAME_SAMPLES])
+        for i in range(0, speech.size - FRAME_SAMPLES, FRAME_SAMPLES)
+    ]
+    vad.reset()
+    silence = [await vad.is_speech(SILENT) for _ in range(50)]
+    assert sum(decisions) > len(decisions) * 0.3 and not any(silence)
+
+
+def test_output_queue_resamples_bounds_and_clears() -> None:
+    queue = OutputQueue(max_frames=10)
+    dropped = queue.push_pcm(np.ones(22050, dtype=np.int16) * 1000, 22050, tag="r1")  # 1 s
+    assert len(queue) == 10 and dropped >= 39
+    assert queue.playing_tags() == ["r1"]
+    queue.clear()
+    assert len(queue) == 0 and queue.pop() is None and queue.cleared_at is not None
+
+
+def test_output_queue_pads_last_frame() -> None:
+    queue = OutputQueue(max_frames=100)
+    queue.push_pcm(np.ones(1000, dtype=np.int16), 48000)
+    queue.end_of_audio()
+    assert len(queue) == 2
+
+
+@pytest.mark.parametrize("bitrate", [16000, 24000, 32000])
+def test_opus_encoder_meets_bitrate(bitrate: int) -> None:
+    encoder = OpusEncoder(bitrate)
+    speech = speak_text("The quick brown fox jumps over the lazy dog.")
+    packets = [
+        encoder.encode(speech[i : i + FRAME_SAMPLES])
+        for i in range(0, speech.size - FRAME_SAMPLES, FRAME_SAMPLES)
+    ]
+    sizes = [p.size for p in packets if p is not None]
+    measured = sum(sizes) * 8 / (len(sizes) * 0.02)
+    assert 0.6 * bitrate < measured < 1.25 * bitrate
+    assert [p.pts for p in packets[:3]] == [0, 960, 1920]
+
+
+def test_env_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MQTT_HOST", "broker.lan")
+    monkeypatch.setenv("AUDIO_VAD_MODE", "silero")
+    monkeypatch.setenv("WEBRTC_ICE_SERVERS", "stun:a.lan:3478, turn:b.lan")
+    config = config_from_args(
+        ["--mqtt-port", "1884", "--silence-frames", "20", "--vad-threshold", "0.7"]
+    )
+    assert (config.mqtt_host, config.mqtt_port, config.silence_frames) == ("broker.lan", 1884, 20)
+    assert config.vad_mode == "silero" and config.effective_vad_threshold == 0.7
+    assert config.ice_servers == ["stun:a.lan:3478", "turn:b.lan"]
+    assert GatewayConfig().effective_vad_threshold == 500 and GatewayConfig().ice_servers == []
+
+
+def test_bad_setting_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        config_from_args(["--vad-mode", "psychic"])
+    assert "AUDIO_VAD_MODE" in capsys.readouterr().err
