@@ -11,7 +11,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aiomqtt
@@ -100,6 +100,8 @@ class VisionService:
     ) -> None:
         """Connect, subscribe and serve until cancelled; reconnects when the broker goes away."""
         identifier = f"naila-vision-{self.config.server_id}-{uuid.uuid4().hex[:6]}"
+        if self.store is not None:
+            self._spawn_background(self._retention_loop())
         while True:
             try:
                 async with aiomqtt.Client(
@@ -145,6 +147,21 @@ class VisionService:
         task = asyncio.get_running_loop().create_task(guarded())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _spawn_background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _retention_loop(self, every: float = 3600.0) -> None:
+        """Age-based retention also runs when nothing new is stored."""
+        assert self.store is not None
+        while True:
+            try:
+                await asyncio.to_thread(self.store.enforce_retention)
+            except Exception:
+                _LOGGER.exception("media retention failed")
+            await asyncio.sleep(every)
 
     async def publish(self, topic: str, payload: dict[str, Any], qos: int = QOS_RELIABLE) -> bool:
         client = self._client
