@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from naila_gateway.config import SERVER_PROTOCOLS, VAD_MODES, GatewayConfig, env_name
+from naila_gateway.video.config import VideoConfig, add_video_arguments
 
 # (group title, [(field, flag, help)])
 _GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar=env_name(name),
                 help=f"{text} [env {env_name(name)}, default {default!r}]",
             )
+    add_video_arguments(parser)
     return parser
 
 
@@ -98,9 +100,14 @@ def config_from_args(argv: Sequence[str] | None = None) -> GatewayConfig:
     """Environment first, then flags; validated. Exits with a usage error on bad values."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    overrides = {name: value for name, value in vars(args).items() if value is not None}
+    overrides = {
+        name: value
+        for name, value in vars(args).items()
+        if value is not None and not name.startswith("video_")
+    }
     try:
         config = GatewayConfig.from_env()
+        config.video = VideoConfig.from_namespace(args)
         env_like = {env_name(name): value for name, value in overrides.items()}
         flagged = GatewayConfig.from_env(env_like)
         for name in overrides:

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from naila_gateway.video.config import VideoConfig
 from naila_protocol.topics import DEFAULT_PREFIX
 
 VAD_MODES = ("energy", "silero")
@@ -60,6 +61,8 @@ class GatewayConfig:
     chunk_frames: int = field(default=5, metadata={"env": "AUDIO_CHUNK_FRAMES"})
     """Frames per CHUNK sent while an utterance is spoken (stream protocol)."""
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
+    video: VideoConfig = field(default_factory=VideoConfig, metadata={"env": None})
+    """Camera motion gating (VIDEO_* variables, docs/gateway_video.md)."""
 
     @property
     def effective_vad_threshold(self) -> float:
@@ -93,8 +96,10 @@ class GatewayConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
         """Defaults overridden by any of the environment variables that are set and non-empty."""
         environ = os.environ if environ is None else environ
-        config = cls()
+        config = cls(video=VideoConfig.from_env(environ))
         for item in fields(cls):
+            if item.metadata["env"] is None:
+                continue
             raw = environ.get(item.metadata["env"], "")
             if raw != "":
                 setattr(config, item.name, _convert(item.name, getattr(config, item.name), raw))

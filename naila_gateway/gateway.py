@@ -156,7 +156,7 @@ class Gateway:
     async def _handle_status(self, device_id: str, message: Incoming) -> None:
         status = parse_status(device_id, message.payload)
         current = self.sessions.get(device_id)
-        if status.online and status.has_audio:
+        if status.online and (status.has_audio or status.has_camera):
             if (
                 current is not None
                 and current.status_payload == message.payload
@@ -168,7 +168,9 @@ class Gateway:
                 return
             if current is not None:
                 await current.close()
-            await self._open_session(device_id, message.payload)
+            await self._open_session(
+                device_id, message.payload, audio=status.has_audio, camera=status.has_camera
+            )
         elif current is not None and status.is_last_will and current.state == "connected":
             # MQTT dropped (e.g. a broker restart) but the media path is alive: keep it. If the
             # device is really gone, ICE consent checks fail the connection and it closes.
@@ -176,7 +178,9 @@ class Gateway:
         elif current is not None:
             await current.close()
 
-    async def _open_session(self, device_id: str, status_payload: bytes) -> None:
+    async def _open_session(
+        self, device_id: str, status_payload: bytes, *, audio: bool, camera: bool
+    ) -> None:
         session_id = uuid.uuid4().hex[:12]
         log = SessionLogger(_LOGGER, {"device_id": device_id, "session_id": session_id})
 
@@ -198,6 +202,10 @@ class Gateway:
             ice_servers=self.config.ice_servers,
             jitter_frames=self.config.jitter_frames,
             status_payload=status_payload,
+            audio=audio,
+            camera=camera,
+            video_sink=self.server,
+            video_config=self.config.video,
             on_closed=self._on_session_closed,
             on_connected=lambda s: self.publish_event(
                 s.device_id, "session_started", session_id=s.session_id

@@ -21,6 +21,13 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.sdp import candidate_from_sdp
 
 from naila_gateway.pcm import to_mono
+from naila_gateway.video import (
+    CAMERA_CAPABILITY,
+    CameraVideoConsumer,
+    VideoConfig,
+    attach_video_track,
+)
+from naila_gateway.video.sender import FrameSink
 from naila_gateway.voice import VoiceSession
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,6 +75,10 @@ class PeerSession:
         ice_servers: list[str],
         jitter_frames: int,
         status_payload: bytes,
+        audio: bool = True,
+        camera: bool = False,
+        video_sink: FrameSink | None = None,
+        video_config: VideoConfig | None = None,
         on_closed: Callable[[PeerSession], Awaitable[None]],
         on_connected: Callable[[PeerSession], None] | None = None,
         logger: logging.LoggerAdapter[logging.Logger],
@@ -81,6 +92,11 @@ class PeerSession:
         self._on_closed = on_closed
         self._on_connected = on_connected
         self._jitter_frames = jitter_frames
+        self.audio = audio
+        self.camera = camera
+        self._video_sink = video_sink
+        self._video_config = video_config
+        self.video_consumer: CameraVideoConsumer | None = None
         self.pc = RTCPeerConnection(ice_configuration(ice_servers))
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -94,9 +110,12 @@ class PeerSession:
         return str(self.pc.connectionState)
 
     async def create_offer(self) -> str:
-        """Add the output track, gather candidates and return the full offer SDP."""
-        transceiver = self.pc.addTransceiver(self.voice.track, direction="sendrecv")
-        set_jitter_depth(transceiver.receiver, self._jitter_frames)
+        """Add audio (and camera video) transceivers, gather candidates, return the full SDP."""
+        if self.audio:
+            transceiver = self.pc.addTransceiver(self.voice.track, direction="sendrecv")
+            set_jitter_depth(transceiver.receiver, self._jitter_frames)
+        if self.camera:
+            self.pc.addTransceiver("video", direction="recvonly")
         offer = await self.pc.createOffer()
         await self.pc.setLocalDescription(offer)
         return str(self.pc.localDescription.sdp)
@@ -122,8 +141,14 @@ class PeerSession:
         await self.pc.addIceCandidate(parsed)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "video" and self._video_sink is not None and self.video_consumer is None:
+            capabilities = [CAMERA_CAPABILITY] if self.camera else []
+            self.video_consumer = attach_video_track(
+                track, self.device_id, capabilities, self._video_sink, self._video_config
+            )
+            return
         if track.kind != "audio":
-            self.log.info("ignoring %s track", track.kind)
+            self.log.info("draining unexpected %s track", track.kind)
             self._spawn(self._drain(track))
             return
         self.log.info("receiving audio")
@@ -166,6 +191,8 @@ class PeerSession:
             return
         self._closing = True
         await self.voice.close()
+        if self.video_consumer is not None:
+            await self.video_consumer.stop()
         await self.pc.close()
         for task in list(self._tasks):
             task.cancel()

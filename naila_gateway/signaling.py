@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from naila_gateway.video.consumer import CAMERA_CAPABILITY
 from naila_protocol.framing import is_valid_id
 
 AUDIO_CAPABILITIES = frozenset({"audio", "microphone", "mic"})
@@ -31,6 +32,7 @@ def parse_json_object(payload: bytes) -> dict[str, Any]:
 class DeviceStatus:
     online: bool
     has_audio: bool
+    has_camera: bool = False
     is_last_will: bool = False
     """Offline without a timestamp: the broker published the device's last will (MQTT lost)."""
 
@@ -51,7 +53,8 @@ def parse_status(device_id: str, payload: bytes) -> DeviceStatus:
         raise BadMessage("'capabilities' must be a list")
     has_audio = any(isinstance(c, str) and c.lower() in AUDIO_CAPABILITIES for c in capabilities)
     last_will = not online and data.get("timestamp") is None
-    return DeviceStatus(online=online, has_audio=has_audio, is_last_will=last_will)
+    has_camera = CAMERA_CAPABILITY in capabilities
+    return DeviceStatus(online, has_audio, has_camera, is_last_will=last_will)
 
 
 def _session_id(data: dict[str, Any]) -> str:

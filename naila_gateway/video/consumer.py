@@ -93,6 +93,7 @@ class CameraVideoConsumer:
                 except MediaStreamError:
                     _LOGGER.info("[%s] video track ended", self.camera_id)
                     break
+                await asyncio.sleep(0)  # a backlog of queued frames must not starve the loop
                 admitted = self._gate.admit()
                 if self._sender is None or not admitted:
                     continue
@@ -104,6 +105,8 @@ class CameraVideoConsumer:
                     self.stats.frames_busy += 1
                     continue
                 self._pending = asyncio.create_task(self._handle(frame))
+            if self._pending is not None:  # the track ended: finish the last frame
+                await self._pending
         finally:
             pending = self._pending
             if pending is not None and not pending.done():

@@ -28,13 +28,13 @@ async def test_offer_carries_full_sdp_and_session_id(make_gateway, mqtt_broker) 
     assert not message.retain
 
 
-async def test_no_session_without_audio_capability(make_gateway, mqtt_broker) -> None:
+async def test_no_session_without_audio_or_camera(make_gateway, mqtt_broker) -> None:
     gateway = await make_gateway()
     async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as client:
-        status = {"device_id": "cam", "online": True, "capabilities": ["camera"]}
-        await client.publish(TOPICS.device_status("cam"), json.dumps(status), qos=1)
+        status = {"device_id": "screen", "online": True, "capabilities": ["display"]}
+        await client.publish(TOPICS.device_status("screen"), json.dumps(status), qos=1)
         await asyncio.sleep(0.5)
-    assert "cam" not in gateway.sessions
+    assert "screen" not in gateway.sessions
 
 
 async def test_bad_messages_leave_other_sessions_alone(
