@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from .cli import build_parser, settings_from_args
+
+if TYPE_CHECKING:
+    from .engines import Engines
+    from .vision.service import VisionService
 
 _LOGGER = logging.getLogger("wyoming_bridge")
 
@@ -18,16 +24,52 @@ async def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from .app import NailaServer  # noqa: PLC0415 - heavy imports only after --help
+    # Heavy imports only after --help.
+    from .app import NailaServer  # noqa: PLC0415
+    from .engines import load_engines  # noqa: PLC0415
     from .models import ModelNotFoundError  # noqa: PLC0415
 
-    server = NailaServer(settings_from_args(args))
+    settings = settings_from_args(args)
     try:
-        await server.serve_forever()
+        engines = await asyncio.to_thread(
+            load_engines, settings.stt, settings.llm, settings.tts, settings.runners
+        )
     except ModelNotFoundError as err:
         _LOGGER.error("%s", err)
         return 2
+    vision = await asyncio.to_thread(_wire_vision, args, engines)
+    server = NailaServer(
+        settings,
+        engines,
+        context_provider=vision.context_provider if vision else None,
+        video_handler=vision.video_frame_handler if vision else None,
+    )
+    vision_task = None
+    if vision is not None and settings.mqtt.host:
+        from .vision.wiring import run_vision  # noqa: PLC0415
+
+        mqtt = settings.mqtt
+        vision_task = asyncio.create_task(
+            run_vision(vision, mqtt.host or "", mqtt.port, mqtt.username, mqtt.password)
+        )
+    try:
+        await server.serve_forever()
+    finally:
+        if vision_task is not None:
+            vision_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await vision_task
+        await asyncio.to_thread(engines.close)
     return 0
+
+
+def _wire_vision(args: argparse.Namespace, engines: Engines) -> VisionService | None:
+    """The vision service when --vision is set (loads its detector models)."""
+    if not getattr(args, "vision", False):
+        return None
+    from .vision.wiring import wire_vision  # noqa: PLC0415
+
+    return wire_vision(args, engines, prefix=args.mqtt_prefix, server_id=args.server_id)
 
 
 def run() -> None:

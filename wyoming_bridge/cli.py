@@ -17,6 +17,7 @@ from .pipeline import PipelineSettings
 from .speculative import SpeculationMode, SpeculationSettings
 from .stt import SttSettings
 from .tts import TtsSettings
+from .vision.config import add_vision_args
 
 
 def _env(name: str, default: Any = None, cast: Callable[[str], Any] = str) -> Any:
@@ -154,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     llm.add_argument("--llm-temperature", type=float, default=0.2)
     llm.add_argument("--llm-context", type=int, default=2048, help="context size in tokens")
-    llm.add_argument("--llm-threads", type=int, default=0, help="0 = all cores")
+    llm.add_argument("--llm-threads", type=int, default=0, help="0 = all cores but one")
     llm.add_argument(
         "--history-turns", type=int, default=3, help="remembered exchanges per conversation"
     )
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--job-timeout", type=float, default=30.0, help="seconds a job may wait and run"
     )
 
+    add_vision_args(parser)
     parser.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"), help="[LOG_LEVEL]")
     parser.add_argument("--debug", action="store_true", help="same as --log-level DEBUG")
     return parser

@@ -30,7 +30,7 @@ class LlmSettings:
     repeat_penalty: float = 1.1
     context_size: int = 2048
     threads: int = 0
-    """0 = all CPU cores."""
+    """0 = all cores but one (at least 1), so TTS of sentence 1 overlaps the LLM writing sentence 2."""
     history_turns: int = 3
     history_ttl_s: float = 300.0
     max_conversations: int = 256
@@ -70,7 +70,7 @@ class LlmEngine:
         self._llama = Llama(
             model_path=str(model_file),
             n_ctx=settings.context_size,
-            n_threads=settings.threads or os.cpu_count() or 1,
+            n_threads=settings.threads or max(1, (os.cpu_count() or 1) - 1),
             verbose=False,
         )
         self.name = model_file.stem
