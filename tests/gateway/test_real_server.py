@@ -73,7 +73,7 @@ def question() -> object:
 async def test_spoken_question_gets_spoken_answer(
     make_gateway, make_device, ai_server, question
 ) -> None:
-    gateway = await make_gateway(ai_server_port=ai_server.port)
+    gateway = await make_gateway(ai_server_port=ai_server.port, reply_timeout=30.0)  # shared CPU
     device = await make_device("kitchen")
     await device.wait_connected()
     await asyncio.wait_for(gateway.server.wait_connected(), 10)
@@ -91,7 +91,7 @@ async def test_spoken_question_gets_spoken_answer(
 
 
 async def test_barge_in_with_real_server(make_gateway, make_device, ai_server, question) -> None:
-    gateway = await make_gateway(ai_server_port=ai_server.port)
+    gateway = await make_gateway(ai_server_port=ai_server.port, reply_timeout=30.0)  # shared CPU
     device = await make_device("office")
     await device.wait_connected()
     await asyncio.wait_for(gateway.server.wait_connected(), 10)
@@ -116,7 +116,7 @@ async def test_barge_in_with_real_server(make_gateway, make_device, ai_server, q
 async def test_ai_server_killed_and_restarted(
     make_gateway, make_device, ai_server, question
 ) -> None:
-    gateway = await make_gateway(ai_server_port=ai_server.port)
+    gateway = await make_gateway(ai_server_port=ai_server.port, reply_timeout=30.0)  # shared CPU
     device = await make_device("den")
     await device.wait_connected()
     await asyncio.wait_for(gateway.server.wait_connected(), 10)
