@@ -1,0 +1,97 @@
+"""`python -m naila_sim`: a simulated device that speaks, listens and reports each turn."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from naila_sim.audio import load_pcm, load_wav, speak_text
+from naila_sim.device import SimDevice, SimDeviceConfig
+
+_LOGGER = logging.getLogger("naila_sim")
+
+
+def _report(line: str) -> None:
+    """The CLI's own output (per-turn results), on stdout."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="naila-sim", description=__doc__)
+    device = parser.add_argument_group("device")
+    device.add_argument("--device-id", default="sim_device")
+    device.add_argument("--capabilities", default="audio,speaker", help="comma separated")
+    device.add_argument(
+        "--loopback", action="store_true", help="offer only 127.0.0.1 ICE candidates"
+    )
+    mqtt = parser.add_argument_group("MQTT")
+    mqtt.add_argument("--mqtt-host", default="127.0.0.1")
+    mqtt.add_argument("--mqtt-port", type=int, default=1883)
+    mqtt.add_argument("--mqtt-username")
+    mqtt.add_argument("--mqtt-password")
+    mqtt.add_argument("--mqtt-prefix", default="naila")
+    speech = parser.add_argument_group("what to say (one turn per source, in order)")
+    speech.add_argument("--wav", action="append", default=[], help="16-bit WAV file")
+    speech.add_argument("--pcm", action="append", default=[], help="raw int16 mono PCM file")
+    speech.add_argument("--pcm-rate", type=int, default=16000)
+    speech.add_argument("--say", action="append", default=[], help="text spoken with espeak-ng")
+    speech.add_argument("--repeat", type=int, default=1, help="say everything this many times")
+    speech.add_argument(
+        "--pause", type=float, default=1.0, help="seconds of quiet after each reply"
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument("--out", help="save everything heard to this WAV file")
+    out.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a reply")
+    parser.add_argument("--log-level", default="WARNING")
+    return parser
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    sources = [load_wav(p) for p in args.wav] + [load_pcm(p, args.pcm_rate) for p in args.pcm]
+    sources += [speak_text(text) for text in args.say]
+    config = SimDeviceConfig(
+        args.device_id,
+        mqtt_host=args.mqtt_host,
+        mqtt_port=args.mqtt_port,
+        mqtt_username=args.mqtt_username,
+        mqtt_password=args.mqtt_password,
+        prefix=args.mqtt_prefix,
+        capabilities=[c.strip() for c in args.capabilities.split(",") if c.strip()],
+        loopback=args.loopback,
+    )
+    async with SimDevice(config) as device:
+        await device.wait_connected(60)
+        _report(f"{args.device_id}: connected (session {device.session_id})")
+        for number, samples in enumerate(sources * args.repeat, 1):
+            turn = await device.turn(samples, within=args.timeout)
+            event = turn.event or {}
+            _report(
+                f"turn {number}: first audio {turn.first_audio_ms:.0f} ms | "
+                f"heard {event.get('transcript', '?')!r} | reply {event.get('reply', '?')!r}"
+            )
+            await device.recorder.wait_quiet(turn.first_audio_index or 0, within=args.timeout)
+            await asyncio.sleep(args.pause)
+        if not sources:
+            await asyncio.Event().wait()  # just stay online until Ctrl-C
+        if args.out:
+            device.recorder.save_wav(args.out)
+            _report(f"saved what was heard to {args.out}")
+    return 0
+
+
+def run() -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(asyncio.run(main()))
+
+
+if __name__ == "__main__":
+    run()
