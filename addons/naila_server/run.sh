@@ -35,7 +35,7 @@ if bashio::config.true 'mqtt_metrics' && bashio::services.available mqtt; then
 fi
 
 # Tell Home Assistant's Wyoming integration where we are.
-bashio::discovery wyoming "$(jq -n --arg host "$(hostname)" '{uri: ("tcp://" + $host + ":10300")}')" >/dev/null \
+bashio::discovery wyoming "$(bashio::var.json uri "tcp://$(hostname):10300")" >/dev/null \
   || bashio::log.warning "Wyoming discovery could not be sent"
 
 bashio::log.info "Starting NAILA AI server"
