@@ -31,7 +31,7 @@ def test_unknown_mode_is_refused() -> None:
 @pytest.mark.slow
 def test_one_turn_prints_medians_and_ratios_and_stops_every_server() -> None:
     done = subprocess.run(
-        [*BENCH, "--turns", "1", "--warmup", "1", "--utterance", "what time is it",
+        [*BENCH, "--turns", "1", "--warmup", "0", "--utterance", "what time is it",
          "--max-seconds", "120", "--log-level", "INFO"],
         check=False, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
