@@ -27,7 +27,7 @@ async def test_static_noisy_scene_sends_nothing(
     consumer = await play_over_webrtc(track, tcp_sink, VideoConfig(frame_skip=0))
     stats = consumer.stats
     assert stats.frames_seen >= 25
-    assert stats.frames_analysed >= 20
+    assert stats.frames_analysed >= 10
     assert stats.motion_frames == 0
     assert stats.frames_sent == 0
     assert receiver.frames == []
@@ -66,7 +66,7 @@ async def test_rate_limit_holds_per_camera(
     stats = consumer.stats
 
     duration = len(receiver.frames) and receiver.frames[-1][0] - receiver.frames[0][0]
-    assert stats.motion_frames >= 15
+    assert stats.motion_frames >= 8
     assert 3 <= stats.frames_sent <= 30 / FPS * max_fps + 1
     assert stats.frames_rate_limited == stats.motion_frames - stats.frames_sent
     assert len(receiver.frames) == stats.frames_sent
