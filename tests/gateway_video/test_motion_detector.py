@@ -6,7 +6,7 @@ import av
 import numpy as np
 import pytest
 
-from naila_gateway.video import MotionDetector, to_analysis_grey
+from naila_gateway.video import MotionDetector, MotionGate, VideoConfig, to_analysis_grey
 from naila_gateway.video.synthetic import SyntheticScene
 
 
@@ -75,3 +75,17 @@ def test_analysis_frames_are_small_grey_and_keep_aspect(
     image = to_analysis_grey(frame, 160)
     assert image.dtype == np.uint8
     assert (image.shape[1], image.shape[0]) == expected
+
+
+@pytest.mark.parametrize(("fps", "frame_skip"), [(5, 0), (15, 0), (15, 2)])
+def test_a_slow_walker_is_seen_at_5_to_15_fps(fps: int, frame_skip: int) -> None:
+    """A 1 m/s walker crossing a 4 m wide view: 160 px/s on a 640 px frame."""
+    speed = round(160 / fps)
+    scene = SyntheticScene(640, 480, noise_sigma=10.0, square_size=96, square_speed=speed)
+    gate = MotionGate(VideoConfig(frame_skip=frame_skip, max_fps=0))
+    gate.process(scene.frame(), 0.0)
+    sent = [
+        gate.process(scene.frame(i), i / fps) is not None for i in range(2 * fps) if gate.admit()
+    ]
+    assert len(sent) == -(-2 * fps // (frame_skip + 1))
+    assert all(sent)
