@@ -142,6 +142,7 @@ class Gateway:
         except Exception:
             _LOGGER.exception("[%s] message handling failed", device_id)
         finally:
+            work.close()  # no-op once it ran; avoids a never-awaited warning if cancelled first
             self._lock_users[device_id] -= 1
             if not self._lock_users[device_id]:
                 del self._lock_users[device_id]

@@ -6,7 +6,7 @@ import asyncio
 
 from naila_gateway import wait_for_session
 from naila_protocol.framing import FrameKind
-from naila_sim import tone
+from naila_sim import speak_text, tone
 
 
 async def test_utterance_in_reply_heard(make_gateway, make_device, reply_server) -> None:
@@ -110,3 +110,20 @@ async def test_stop_silences_and_cancels(make_gateway, make_device, reply_server
     await device.recorder.wait_quiet(stop_at, frames=10, within=2)
     assert device.recorder.voiced_seconds(stop_at) < 0.3
     assert "ann_2" in reply_server.cancelled
+
+
+async def test_silero_vad_mode(make_gateway, make_device, reply_server) -> None:
+    await make_gateway(ai_server_port=reply_server.port, vad_mode="silero")
+    device = await make_device("nursery")
+    await device.wait_connected()
+
+    turn = await device.turn(speak_text("Turn on the lights in the kitchen please."))
+
+    assert turn.event is not None and turn.first_audio_ms is not None
+    (final,) = reply_server.requests(FrameKind.FINAL)
+    spoken = (
+        sum(len(f.payload) for f in reply_server.received if f.request_id == final.request_id)
+        / 2
+        / 16000
+    )
+    assert 1.5 < spoken < 4.5
