@@ -30,6 +30,7 @@ def _split(value: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    limits, llm_defaults, runner = ConnectionLimits(), LlmSettings(), RunnerSettings()
     parser = argparse.ArgumentParser(
         prog="naila-server",
         description="NAILA AI server: STT -> LLM -> TTS for gateways (audio socket) "
@@ -60,21 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="allowed peer address or CIDR (repeatable; default everyone) [AUDIO_SOCKET_ALLOW, comma separated]",
     )
-    sock.add_argument("--max-connections", type=int, default=64)
-    sock.add_argument("--max-requests-per-connection", type=int, default=16)
+    sock.add_argument("--max-connections", type=int, default=AudioSocketSettings().max_connections)
+    sock.add_argument("--max-requests-per-connection", type=int, default=limits.max_requests)
     sock.add_argument(
         "--first-frame-timeout",
         type=float,
-        default=10.0,
+        default=limits.first_frame_timeout_s,
         help="seconds a new connection may stay silent",
     )
     sock.add_argument(
         "--idle-timeout",
         type=float,
-        default=600.0,
+        default=limits.idle_timeout_s,
         help="seconds without frames before an idle connection closes (0 = never)",
     )
-    sock.add_argument("--request-timeout", type=float, default=60.0)
+    sock.add_argument("--request-timeout", type=float, default=limits.request_timeout_s)
     sock.add_argument(
         "--speculation",
         choices=[m.value for m in SpeculationMode],
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     sock.add_argument(
         "--speculation-pause",
         type=float,
-        default=0.2,
+        default=SpeculationSettings().pause_s,
         help="seconds of pause that start speculation",
     )
 
@@ -150,17 +151,25 @@ def build_parser() -> argparse.ArgumentParser:
     llm.add_argument(
         "--llm-max-tokens",
         type=int,
-        default=_env("LLM_MAX_TOKENS", 64, int),
+        default=_env("LLM_MAX_TOKENS", llm_defaults.max_tokens, int),
         help="[LLM_MAX_TOKENS]",
     )
-    llm.add_argument("--llm-temperature", type=float, default=0.2)
-    llm.add_argument("--llm-context", type=int, default=2048, help="context size in tokens")
+    llm.add_argument("--llm-temperature", type=float, default=llm_defaults.temperature)
+    llm.add_argument(
+        "--llm-context", type=int, default=llm_defaults.context_size, help="context size in tokens"
+    )
     llm.add_argument("--llm-threads", type=int, default=0, help="0 = all cores but one")
     llm.add_argument(
-        "--history-turns", type=int, default=3, help="remembered exchanges per conversation"
+        "--history-turns",
+        type=int,
+        default=llm_defaults.history_turns,
+        help="remembered exchanges per conversation",
     )
     llm.add_argument(
-        "--history-ttl", type=float, default=300.0, help="seconds a conversation is remembered"
+        "--history-ttl",
+        type=float,
+        default=llm_defaults.history_ttl_s,
+        help="seconds a conversation is remembered",
     )
 
     tts = parser.add_argument_group("text to speech (Piper)")
@@ -180,14 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     tts.add_argument(
         "--first-clause-words",
         type=int,
-        default=4,
+        default=PipelineSettings().first_clause_words,
         help="the first clause is spoken early once it has this many words",
     )
 
     engines = parser.add_argument_group("engine queues")
-    engines.add_argument("--queue-limit", type=int, default=32, help="jobs waiting per engine")
     engines.add_argument(
-        "--job-timeout", type=float, default=30.0, help="seconds a job may wait and run"
+        "--queue-limit", type=int, default=runner.queue_limit, help="jobs waiting per engine"
+    )
+    engines.add_argument(
+        "--job-timeout", type=float, default=runner.timeout_s, help="seconds a job may wait and run"
     )
 
     add_vision_args(parser)

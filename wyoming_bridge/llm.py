@@ -94,7 +94,7 @@ class LlmEngine:
     ) -> Iterator[str]:
         """Yield reply text pieces as the model produces them; stops early on cancel."""
         chunks: Any = self._llama.create_chat_completion(
-            messages=messages,
+            messages=messages,  # type: ignore[arg-type]
             stream=True,
             max_tokens=max_tokens or self.settings.max_tokens,
             temperature=self.settings.temperature,

@@ -34,7 +34,7 @@ class SpeculationMode(enum.StrEnum):
 @dataclass(slots=True)
 class SpeculationSettings:
     mode: SpeculationMode = SpeculationMode.FULL
-    pause_s: float = 0.2
+    pause_s: float = 0.15
     """A gap in the chunk stream, or this much quiet audio at its end, counts as a pause."""
     quiet_floor_dbfs: float = -50.0
     """Audio below this level is always quiet."""
