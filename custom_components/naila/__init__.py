@@ -52,8 +52,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: NailaConfigEntry) -> bo
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: NailaConfigEntry) -> None:
-    """Options changed: reload so the delay and alert types apply everywhere."""
-    await hass.config_entries.async_reload(entry.entry_id)
+    """Options changed: reload so the delay and alert types apply everywhere.
+
+    Other updates (e.g. MQTT discovery refreshing the entry's discovery keys) need no reload.
+    """
+    if dict(entry.options) != entry.runtime_data.hub.options:
+        await hass.config_entries.async_reload(entry.entry_id)
 
 
 def _async_remove_foreign_prefix(hass: HomeAssistant, entry: NailaConfigEntry) -> None:

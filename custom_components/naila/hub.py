@@ -143,6 +143,7 @@ class NailaHub:
         self.hass = hass
         self.entry = entry
         self.topics = Topics(entry.data[CONF_PREFIX])
+        self.options: dict[str, Any] = dict(entry.options)
         self.off_delay: float = float(entry.options.get(CONF_OFF_DELAY, DEFAULT_OFF_DELAY))
         self.sensor_alert_types: frozenset[str] = frozenset(
             entry.options.get(CONF_ALERT_TYPES, [])
@@ -562,8 +563,10 @@ class NailaHub:
         future: asyncio.Future[T] = self.hass.loop.create_future()
         waiters[key] = future
         try:
-            await mqtt.async_publish(self.hass, topic, json.dumps(payload), QOS_RELIABLE, False)
             async with asyncio.timeout(timeout):
+                await mqtt.async_publish(
+                    self.hass, topic, json.dumps(payload), QOS_RELIABLE, False
+                )
                 return await future
         finally:
             waiters.pop(key, None)

@@ -1,0 +1,188 @@
+"""Devices and entities from retained status, metrics and snapshots."""
+
+import base64
+
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.naila.const import DOMAIN
+from homeassistant.components import mqtt as ha_mqtt
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+
+from .payloads import JPEG, camera_status, device_status
+
+GATEWAY = "binary_sensor.naila_gateway_connectivity"
+SERVER = "binary_sensor.naila_ai_server_connectivity"
+
+
+async def test_gateway_and_server_follow_status_and_last_will(
+    hass: HomeAssistant, entry: MockConfigEntry, publish
+) -> None:
+    assert hass.states.get(GATEWAY).state == STATE_UNKNOWN
+    publish("naila/gateway/status", {"online": True, "gateway_id": "pi-gw", "version": "0.2.0"}, True)
+    publish("naila/server/status", {"online": True, "server_id": "ai-1", "services": ["stt"]}, True)
+    await hass.async_block_till_done()
+    assert hass.states.get(GATEWAY).state == STATE_ON
+    assert hass.states.get(GATEWAY).attributes["version"] == "0.2.0"
+    assert hass.states.get(SERVER).state == STATE_ON
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "naila/gateway")})
+    assert device.sw_version == "0.2.0"
+
+    publish("naila/gateway/status", {"online": False, "gateway_id": "pi-gw", "timestamp": None})
+    await hass.async_block_till_done()
+    assert hass.states.get(GATEWAY).state == STATE_OFF
+
+
+async def test_metrics_sensors_and_unavailable_when_offline(
+    hass: HomeAssistant, entry: MockConfigEntry, publish
+) -> None:
+    cpu = "sensor.naila_gateway_cpu_usage"
+    latency = "sensor.naila_gateway_last_first_audio_latency"
+    assert hass.states.get(cpu).state == STATE_UNAVAILABLE
+    publish("naila/gateway/status", {"online": True, "gateway_id": "pi-gw"}, True)
+    publish(
+        "naila/gateway/metrics",
+        {
+            "gateway_id": "pi-gw",
+            "sessions": 2,
+            "cpu_percent": 4.5,
+            "utterances": 7,
+            "frames_dropped": 0,
+            "last_first_audio_ms": 412.0,
+            "server_connected": True,
+        },
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get(cpu).state == "4.5"
+    assert hass.states.get(cpu).attributes["unit_of_measurement"] == "%"
+    assert hass.states.get(latency).state == "412.0"
+    assert hass.states.get(latency).attributes["device_class"] == "duration"
+    assert hass.states.get("sensor.naila_gateway_active_sessions").state == "2"
+    assert hass.states.get("sensor.naila_gateway_utterances").attributes["state_class"] == (
+        "total_increasing"
+    )
+
+    publish("naila/server/status", {"online": True, "server_id": "ai-1"}, True)
+    publish(
+        "naila/server/metrics",
+        {"first_audio_ms": 380, "requests_total": 3, "active_requests": 1, "stt_ms": 120},
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.naila_ai_server_last_first_audio_time").state == "380"
+    assert hass.states.get("sensor.naila_ai_server_requests").state == "3"
+
+    publish("naila/gateway/status", {"online": False, "gateway_id": "pi-gw"})
+    await hass.async_block_till_done()
+    assert hass.states.get(cpu).state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.naila_ai_server_requests").state == "3"
+
+
+async def test_mqtt_disconnect_makes_entities_unavailable(
+    hass: HomeAssistant, entry: MockConfigEntry, publish
+) -> None:
+    publish("naila/gateway/status", {"online": True}, True)
+    await hass.async_block_till_done()
+    async_dispatcher_send(hass, ha_mqtt.MQTT_CONNECTION_STATE, False)
+    await hass.async_block_till_done()
+    assert hass.states.get(GATEWAY).state == STATE_UNAVAILABLE
+    async_dispatcher_send(hass, ha_mqtt.MQTT_CONNECTION_STATE, True)
+    await hass.async_block_till_done()
+    assert hass.states.get(GATEWAY).state == STATE_ON
+
+
+async def test_device_from_retained_status(
+    hass: HomeAssistant, entry: MockConfigEntry, publish
+) -> None:
+    publish("naila/devices/kitchen_hub/status", device_status("kitchen_hub", name="Kitchen hub"), True)
+    await hass.async_block_till_done()
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "naila/devices/kitchen_hub")})
+    assert device.name == "Kitchen hub"
+    assert device.sw_version == "1.2.0"
+    assert device.model == "Voice device"
+    state = hass.states.get("binary_sensor.kitchen_hub_connectivity")
+    assert state.state == STATE_ON
+    assert state.attributes["capabilities"] == ["audio", "speaker"]
+    # No image entity for a device without a camera.
+    assert not hass.states.async_entity_ids("image")
+
+    # Last will: only id and online; the device keeps what it told before.
+    publish("naila/devices/kitchen_hub/status", {"device_id": "kitchen_hub", "online": False})
+    await hass.async_block_till_done()
+    state = hass.states.get("binary_sensor.kitchen_hub_connectivity")
+    assert state.state == STATE_OFF
+    assert state.attributes["capabilities"] == ["audio", "speaker"]
+
+    publish("naila/devices/kitchen_hub/status", device_status("kitchen_hub", firmware="1.3.0"))
+    await hass.async_block_till_done()
+    device = dr.async_get(hass).async_get(device.id)
+    assert device.sw_version == "1.3.0"
+
+
+async def test_cleared_retained_status_removes_device(
+    hass: HomeAssistant, entry: MockConfigEntry, publish
+) -> None:
+    publish("naila/devices/old/status", device_status("old"), True)
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.old_connectivity") is not None
+    # Clearing a retained message reaches live subscribers as a normal (not retained) message.
+    publish("naila/devices/old/status", "")
+    await hass.async_block_till_done()
+    assert dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "naila/devices/old")}) is None
+    assert er.async_get(hass).async_get("binary_sensor.old_connectivity") is None
+    assert hass.states.get("binary_sensor.old_connectivity") is None
+    # It comes back if it announces itself again.
+    publish("naila/devices/old/status", device_status("old"))
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.old_connectivity").state == STATE_ON
+
+
+async def test_camera_image_entity_shows_last_snapshot(
+    hass: HomeAssistant, entry: MockConfigEntry, publish, hass_client: ClientSessionGenerator
+) -> None:
+    publish("naila/devices/front_cam/status", camera_status("front_cam"), True)
+    await hass.async_block_till_done()
+    state = hass.states.get("image.front_cam_snapshot")
+    assert state.state == STATE_UNKNOWN
+    publish(
+        "naila/devices/front_cam/media/snapshot",
+        {
+            "request_id": "req_1",
+            "media_type": "image",
+            "format": "jpeg",
+            "width": 2,
+            "height": 2,
+            "timestamp": "2026-01-15T10:30:00Z",
+            "data": base64.b64encode(JPEG).decode(),
+        },
+    )
+    await hass.async_block_till_done()
+    state = hass.states.get("image.front_cam_snapshot")
+    assert state.state == "2026-01-15T10:30:00+00:00"
+    client = await hass_client()
+    response = await client.get(f"/api/image_proxy/image.front_cam_snapshot")
+    assert response.status == 200
+    assert response.content_type == "image/jpeg"
+    assert await response.read() == JPEG
+
+
+async def test_remove_config_entry_device(
+    hass: HomeAssistant, entry: MockConfigEntry, publish, hass_ws_client
+) -> None:
+    """Offline devices may be removed from the UI; online ones and the gateway may not."""
+    assert await __import__("homeassistant.setup").setup.async_setup_component(hass, "config", {})
+    publish("naila/devices/a/status", device_status("a"), True)
+    publish("naila/devices/b/status", device_status("b"), True)
+    publish("naila/devices/b/status", {"device_id": "b", "online": False})
+    await hass.async_block_till_done()
+    registry = dr.async_get(hass)
+    client = await hass_ws_client(hass)
+    for identifier, removable in (("naila/devices/a", False), ("naila/devices/b", True), ("naila/gateway", False)):
+        device = registry.async_get_device(identifiers={(DOMAIN, identifier)})
+        response = await client.remove_device(device.id, entry.entry_id)
+        assert response["success"] is removable, identifier
+    await hass.async_block_till_done()
+    assert registry.async_get_device(identifiers={(DOMAIN, "naila/devices/b")}) is None
+    assert "b" not in entry.runtime_data.hub.device_ids
