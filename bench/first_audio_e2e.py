@@ -185,7 +185,11 @@ async def run_bench(args: argparse.Namespace) -> Results:
     print(f"synthesizing {len(texts)} utterances with espeak-ng ...", flush=True)
     utterances = await asyncio.to_thread(make_utterances, texts)
     results = Results()
-    server_args = [*([] if args.keep_history else ["--history-turns", "0"]), *args.server_arg]
+    server_args = [
+        *([] if args.keep_history else ["--history-turns", "0"]),
+        "--no-vision",  # voice only: no detector models loading beside the measurement
+        *args.server_arg,
+    ]
     with contextlib.ExitStack() as stack:
         out_dir = args.keep_logs or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-e2e-"))
@@ -193,7 +197,8 @@ async def run_bench(args: argparse.Namespace) -> Results:
         port = stack.enter_context(mosquitto())
         settings = StackSettings(
             out_dir=out_dir, mqtt_host="127.0.0.1", mqtt_port=port, log_level=args.log_level.upper(),
-            server_args=server_args, gateway_args=args.gateway_arg,
+            server_args=server_args,
+            gateway_args=["--reply-timeout", "60", *args.gateway_arg],
         )  # fmt: skip
         anchor_cm = (
             contextlib.nullcontext(None)

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import random
 import subprocess
 import sys
@@ -31,6 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script or with -m
 
@@ -60,11 +62,15 @@ class StepResult:
     uplink: list[float] = field(default_factory=list)
     downlink: list[float] = field(default_factory=list)
     connected: int = 0
+    up_loss: float = float("nan")
+    """Frames the far side did not decode (gateway metrics; nan for the baseline)."""
+    load: float = 0.0
+    """1-minute load average at the end of the step (the cores are shared with other work)."""
     device_onsets: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     """device_id -> (onsets it sent, onsets it heard), matched once the far side reported."""
 
     @property
-    def loss(self) -> float:
+    def down_loss(self) -> float:
         if not self.frames_expected:
             return float("nan")
         return max(0.0, 1 - self.frames_heard / self.frames_expected)
@@ -80,6 +86,42 @@ class FarSide:
     uplink_onsets: Callable[[str], list[float]]
     downlink_sent: Callable[[str], list[float]]
     utterances: Callable[[str], int]
+    metrics: MetricsWatch | None = None
+
+
+class MetricsWatch:
+    """Latest `gateway/metrics` counters and when they arrived (the gateway reports every 1 s)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.latest: tuple[float, dict[str, Any]] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        async with aiomqtt.Client("127.0.0.1", self.port) as client:
+            await client.subscribe(Topics().gateway_metrics, qos=0)
+            async for message in client.messages:
+                with contextlib.suppress(ValueError, TypeError):
+                    self.latest = (time.monotonic(), json.loads(message.payload))
+
+
+Snapshot = tuple[float, dict[str, Any]] | None
+
+
+def uplink_loss(before: Snapshot, after: Snapshot, streams: int) -> float:
+    """1 - frames the gateway decoded / frames `streams` devices sent in that time."""
+    if before is None or after is None or after[0] <= before[0]:
+        return float("nan")
+    frames = after[1]["frames_in"] - before[1]["frames_in"]
+    return max(0.0, 1 - frames / ((after[0] - before[0]) / 0.02 * streams))
 
 
 async def wait_gateway_online(port: int, within_s: float) -> None:
@@ -121,6 +163,7 @@ async def run_step(side: FarSide, streams: int, args: argparse.Namespace) -> Ste
             )
         await asyncio.sleep(args.warmup)
         cpu = CpuWindow(side.proc.pid)
+        before = side.metrics.latest if side.metrics else None
         cpu.start()
         for d in devices:
             d.measuring = True
@@ -128,6 +171,10 @@ async def run_step(side: FarSide, streams: int, args: argparse.Namespace) -> Ste
         for d in devices:
             d.measuring = False
         cpu.stop()
+        if side.metrics is not None:
+            await asyncio.sleep(1.2)  # the next metrics message covers the window's end
+            result.up_loss = uplink_loss(before, side.metrics.latest, streams)
+        result.load = os.getloadavg()[0]
         result.cpu_per_stream = cpu.cores / streams
         result.frames_expected = round(cpu.wall_s / 0.02) * streams
         for d in devices:
@@ -153,18 +200,23 @@ def match_step(result: StepResult, side: FarSide) -> None:
 
 def fmt_row(r: StepResult) -> str:
     ok_cpu = "ok" if r.cpu_per_stream <= GOAL_CPU else "MISS"
+    up = "    -" if r.up_loss != r.up_loss else f"{100 * r.up_loss:5.1f}"
     return (
-        f"{r.target:9} {r.streams:3d} {r.connected:4d} {100 * r.cpu_per_stream:7.1f}% {ok_cpu:4} "
-        f"{100 * r.loss:6.2f}% {r.rtp_lost:5d} "
+        f"{r.target:9} {r.streams:3d} {r.connected:4d} {100 * r.cpu_per_stream:6.1f}% {ok_cpu:4} "
+        f"{up}% {100 * r.down_loss:5.1f}% {r.rtp_lost:5d} "
         f"{percentile_ms(r.uplink, 50):6.1f} {percentile_ms(r.uplink, 95):6.1f} {len(r.uplink):4d} "
-        f"{percentile_ms(r.downlink, 50):6.1f} {percentile_ms(r.downlink, 95):6.1f} {len(r.downlink):4d}"
+        f"{percentile_ms(r.downlink, 50):6.1f} {percentile_ms(r.downlink, 95):6.1f} "
+        f"{len(r.downlink):4d} {r.load:5.1f}"
     )
 
 
 def print_table(results: Sequence[StepResult]) -> None:
     print()
     print(
-        "target  streams conn  cpu/stream goal  f.loss  rtpLost  up p50  p95    n   dn p50  p95    n"
+        "                        cpu         frame loss   RTP  --- up-link ms ---  -- down-link ms --"
+    )
+    print(
+        "target  streams conn  /stream  goal     up   down  lost   p50    p95    n    p50    p95    n  load"
     )
     for r in results:
         print(fmt_row(r))
@@ -180,6 +232,13 @@ def print_table(results: Sequence[StepResult]) -> None:
             f"up p95 x{percentile_ms(g.uplink, 95) / percentile_ms(b.uplink, 95):.2f}  "
             f"down p95 x{percentile_ms(g.downlink, 95) / percentile_ms(b.downlink, 95):.2f}"
         )
+    print(
+        "frame loss: up = frames the gateway did not decode (its metrics), down = frames the "
+        "device did not decode; RTP lost = packets lost on the wire (receiver/RTCP stats)"
+    )
+    print(
+        f"load = 1-min load average after each step ({os.cpu_count()} cores, shared with other work)"
+    )
     print(
         f"goals: cpu/stream <= {100 * GOAL_CPU:.0f} % of a core, no frame loss at 10 streams, "
         f"p95 one-way <= {GOAL_P95_MS:.0f} ms"
@@ -232,11 +291,15 @@ async def bench(args: argparse.Namespace) -> list[StepResult]:
             }
             gw_log = args.gateway_log or tmp / "gateway.log"
             proc = start_python(
-                ["-m", "naila_gateway", *args.gateway_arg], env=env, log=Path(gw_log)
+                ["-m", "naila_gateway", "--metrics-interval", "1", *args.gateway_arg],
+                env=env,
+                log=Path(gw_log),
             )
             stack.callback(stop, proc)
             await wait_gateway_online(port, 30)
             es = echo_server
+            watch = MetricsWatch(port)
+            watch.start()
             sides.append(
                 FarSide(
                     "gateway",
@@ -245,6 +308,7 @@ async def bench(args: argparse.Namespace) -> list[StepResult]:
                     uplink_onsets=lambda d: es.uplink_onsets.get(d, []),
                     downlink_sent=lambda d: es.reply_sent.get(d, []),
                     utterances=lambda d: es.utterances.get(d, 0),
+                    metrics=watch,
                 )
             )
         await asyncio.sleep(1.0)
@@ -263,6 +327,9 @@ async def bench(args: argparse.Namespace) -> list[StepResult]:
             match_step(r, by_name[r.target])
         return pending
     finally:
+        for side in sides:
+            if side.metrics is not None:
+                await side.metrics.stop()
         if echo_server is not None:
             await echo_server.stop()
         stack.close()
