@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 _LOGGER = logging.getLogger(__name__)
@@ -17,11 +17,20 @@ _LOGGER = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the demo dies without cleaning up (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """A preexec_fn giving the child SIGTERM if the demo dies without cleaning up (Linux).
+
+    libc is loaded here, in the parent: between fork and exec the child only makes one call.
+    """
+    try:
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return hook
 
 
 class ChildProcess:
@@ -65,7 +74,7 @@ class ChildProcess:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,  # Ctrl-C reaches the demo only; it stops children in order
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent_hook(),
             )
         _LOGGER.info("%s started (pid %d), log: %s", self.name, self._proc.pid, self.log_path)
 
