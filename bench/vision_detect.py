@@ -37,24 +37,33 @@ from wyoming_bridge.vision.config import VisionConfig
 from wyoming_bridge.vision.models import build_detector, fall_onnx_file
 from wyoming_bridge.vision.service import VisionService
 
-ULTRALYTICS_VERSION = "8.4.190"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def ultralytics_version() -> str:
+    """Pinned in requirements/test-assets.txt (the wheel holding the test photos)."""
+    for line in (REPO / "requirements" / "test-assets.txt").read_text().splitlines():
+        if line.lower().startswith("ultralytics=="):
+            return line.split("==", 1)[1].strip()
+    raise RuntimeError("ultralytics is not pinned in requirements/test-assets.txt")
 
 
 def test_photos() -> list[bytes]:
     """bus.jpg and zidane.jpg out of the ultralytics wheel (downloaded once, without deps)."""
+    version = ultralytics_version()
     dirs = [os.environ.get("NAILA_DOWNLOADS"), Path.home() / ".cache" / "naila" / "downloads"]
     for folder in (Path(d) for d in dirs if d):
-        wheels = sorted(folder.glob(f"ultralytics-{ULTRALYTICS_VERSION}-*.whl"))
+        wheels = sorted(folder.glob(f"ultralytics-{version}-*.whl"))
         if wheels:
             break
     else:
         folder = Path.home() / ".cache" / "naila" / "downloads"
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-             f"ultralytics=={ULTRALYTICS_VERSION}", "-d", str(folder)],
+             f"ultralytics=={version}", "-d", str(folder)],
             check=True,
         )  # fmt: skip
-        wheels = sorted(folder.glob(f"ultralytics-{ULTRALYTICS_VERSION}-*.whl"))
+        wheels = sorted(folder.glob(f"ultralytics-{version}-*.whl"))
     with zipfile.ZipFile(wheels[0]) as wheel:
         return [wheel.read(f"ultralytics/assets/{n}") for n in ("bus.jpg", "zidane.jpg")]
 

@@ -27,8 +27,15 @@ from wyoming_bridge.vision.models import CompositeDetector, build_detector
 from wyoming_bridge.vision.service import Answerer, Transcriber, VisionService
 from wyoming_bridge.vision.store import MediaStore
 
-ULTRALYTICS_VERSION = "8.4.190"
-"""Its wheel carries ultralytics/assets/bus.jpg and zidane.jpg (torch is never installed)."""
+REPO = Path(__file__).resolve().parents[2]
+
+
+def ultralytics_version() -> str:
+    """Pinned in requirements/test-assets.txt (scripts/bootstrap downloads the same wheel)."""
+    for line in (REPO / "requirements" / "test-assets.txt").read_text().splitlines():
+        if line.lower().startswith("ultralytics=="):
+            return line.split("==", 1)[1].strip()
+    raise RuntimeError("ultralytics is not pinned in requirements/test-assets.txt")
 
 
 def _wheel_dirs() -> list[Path]:
@@ -40,19 +47,21 @@ def _wheel_dirs() -> list[Path]:
 
 @pytest.fixture(scope="session")
 def ultralytics_wheel() -> Path:
-    """The ultralytics wheel from the CI download cache, fetched once with pip if missing."""
+    """The ultralytics wheel (bus.jpg, zidane.jpg inside; torch is never installed) from the
+    CI download cache, fetched once with pip if missing."""
+    version = ultralytics_version()
     for folder in _wheel_dirs():
-        hits = sorted(folder.glob(f"ultralytics-{ULTRALYTICS_VERSION}-*.whl"))
+        hits = sorted(folder.glob(f"ultralytics-{version}-*.whl"))
         if hits:
             return hits[0]
     target = _wheel_dirs()[-1]
     target.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-         f"ultralytics=={ULTRALYTICS_VERSION}", "-d", str(target)],
+         f"ultralytics=={version}", "-d", str(target)],
         check=True,
     )  # fmt: skip
-    return sorted(target.glob(f"ultralytics-{ULTRALYTICS_VERSION}-*.whl"))[0]
+    return sorted(target.glob(f"ultralytics-{version}-*.whl"))[0]
 
 
 @pytest.fixture(scope="session")

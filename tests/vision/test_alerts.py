@@ -52,12 +52,12 @@ async def collect(mqtt: aiomqtt.Client, seconds: float) -> list[tuple[str, dict[
 async def announce(client: aiomqtt.Client, svc: VisionService, device_id: str, zone: str) -> None:
     status = {"device_id": device_id, "online": True, "capabilities": ["camera"], "zone": zone}
     await client.publish(svc.topics.device_status(device_id), json.dumps(status), qos=1)
-    await eventually(lambda: svc.devices.zone_of(device_id) == zone)
+    await eventually(lambda: svc.devices.zone_of(device_id) == zone.lower().replace(" ", "_"))
 
 
 async def test_person_standing_still_is_one_alert(start_service: StartService, client, photos):
     svc = await start_service(store=True)
-    await announce(client, svc, "porch_cam", "front_door")
+    await announce(client, svc, "porch_cam", "Front Door")  # zone names become topic-safe
     await client.subscribe(f"{svc.config.prefix}/alerts/#", qos=1)
     for _ in range(5):
         assert await svc.handle_video_frame("porch_cam", photos["bus.jpg"]) is not None

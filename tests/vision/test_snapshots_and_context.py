@@ -129,3 +129,26 @@ async def test_no_camera_anywhere_says_so(svc, client) -> None:
     await speaker.announce(["audio"], "bedroom")
     text = await svc.context_provider("bedroom_speaker", "Describe the room")
     assert text is not None and text.startswith("No camera view is available")
+
+
+async def test_conversation_snapshots_stored_only_when_enabled(
+    start_service: StartService, shared_mqtt_broker, photos
+) -> None:
+    plain = await start_service(store=True, share_group="a")
+    keeping = await start_service(store=True, store_conversation=True, share_group="b")
+    async with aiomqtt.Client(shared_mqtt_broker.host, shared_mqtt_broker.port) as mqtt:
+        camera = CameraDevice(mqtt, plain, "desk_cam")
+        camera.jpeg = photos["zidane.jpg"]
+        serving = asyncio.create_task(camera.serve())
+        await asyncio.sleep(0.2)
+        try:
+            ctx = await plain.snapshot_context("desk_cam", "what's on my desk?", with_ocr=False)
+            assert "media_id" not in ctx["source"]
+            ctx = await keeping.snapshot_context("desk_cam", "what's on my desk?", with_ocr=False)
+        finally:
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+    assert plain.store is not None and keeping.store is not None
+    (record,) = keeping.store.query(kind="conversation")
+    assert ctx["source"]["media_id"] == record.media_id and record.device_id == "desk_cam"
+    assert keeping.store.read(record) == photos["zidane.jpg"]

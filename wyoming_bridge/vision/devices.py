@@ -11,6 +11,12 @@ from naila_protocol.topics import is_valid_device_id
 _LOGGER = logging.getLogger(__name__)
 
 
+def topic_safe(name: str) -> str:
+    """'Front Door' -> 'front_door'; '' if it cannot be one topic level (e.g. has '/', '#')."""
+    slug = "_".join(name.strip().lower().split())
+    return slug if is_valid_device_id(slug) else ""
+
+
 @dataclass
 class DeviceInfo:
     device_id: str
@@ -55,11 +61,10 @@ class DeviceRegistry:
             info.name = data["name"]
 
     def zone_of(self, device_id: str) -> str:
-        """Configured zone, else the status `zone`, else the device id itself."""
-        if device_id in self.configured_zones:
-            return self.configured_zones[device_id]
+        """Configured zone, else the status `zone`, else the device id itself (topic-safe)."""
         info = self.devices.get(device_id)
-        return info.zone if info and info.zone else device_id
+        zone = self.configured_zones.get(device_id) or (info.zone if info else None)
+        return topic_safe(zone) if zone and topic_safe(zone) else device_id
 
     def cameras_in_zone(self, zone: str, exclude: str | None = None) -> list[str]:
         """Online camera devices in `zone`."""
@@ -80,9 +85,9 @@ class DeviceRegistry:
 
     def names(self) -> set[str]:
         """Device ids, names and zones a question may mention."""
-        found = set(self.devices) | set(self.configured_zones) | set(self.configured_zones.values())
-        for info in self.devices.values():
-            found.update(v for v in (info.zone, info.name) if v)
+        found = set(self.devices) | set(self.configured_zones)
+        found.update(self.zone_of(d) for d in found.copy())
+        found.update(info.name for info in self.devices.values() if info.name)
         return found
 
     def resolve(self, mentioned: str) -> str:

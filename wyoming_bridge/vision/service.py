@@ -280,7 +280,7 @@ class VisionService:
         image = await asyncio.to_thread(decode_image, raw, self.config.max_pixels)
         analysis = await self.analyzer.analyze(image.bgr, with_ocr=with_ocr)
         self.stats["snapshots"] += 1
-        return build_visual_context(
+        ctx = build_visual_context(
             analysis,
             source_type="mqtt_snapshot",
             media_format=image.format,
@@ -288,6 +288,14 @@ class VisionService:
             user_context=question,
             device_id=device_id,
         )
+        if self.store is not None and self.config.store_conversation:
+            record = await asyncio.to_thread(
+                self.store.add, "conversation", raw, media_type="image", fmt=image.format,
+                device_id=device_id, zone=self.devices.zone_of(device_id),
+                labels=analysis.labels, analysis=ctx["analysis"],
+            )  # fmt: skip
+            ctx["source"]["media_id"] = record.media_id
+        return ctx
 
     # ---------------------------------------------------------------- motion frames + alerts
     async def video_frame_handler(self, device_id: str, request_id: str, jpeg: bytes) -> None:
