@@ -9,6 +9,8 @@ serving the other devices multiplexed on the same connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from naila_protocol.framing import (
     MAX_HEADER_BYTES,
@@ -36,10 +38,21 @@ class RecoverableFrameError(FrameError):
         self.request_id = request_id
 
 
-async def read_frame_lenient(reader: asyncio.StreamReader) -> Frame | None:
-    """Like framing.read_frame, but raises RecoverableFrameError when it can resync."""
+BODY_TIMEOUT_S = 30.0
+"""Longest a started frame body may take to arrive (a stalled sender is cut off)."""
+
+
+async def read_frame_lenient(
+    reader: asyncio.StreamReader, header_timeout_s: float | None = None
+) -> Frame | None:
+    """Like framing.read_frame, but raises RecoverableFrameError when it can resync.
+
+    `header_timeout_s` bounds the wait for the next header (TimeoutError, nothing consumed);
+    once a header has arrived its body must follow within BODY_TIMEOUT_S.
+    """
     try:
-        line = await reader.readuntil(b"\n")
+        async with asyncio.timeout(header_timeout_s):
+            line = await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError as err:
         if not err.partial:
             return None
@@ -55,15 +68,26 @@ async def read_frame_lenient(reader: asyncio.StreamReader) -> Frame | None:
         if skip is None:
             raise
         device_id, length, request_id = skip
-        await _discard(reader, length)
+        async with _body_deadline():
+            await _discard(reader, length)
         raise RecoverableFrameError(err, device_id, request_id) from None
     try:
-        payload = await reader.readexactly(header.length) if header.length else b""
+        async with _body_deadline():
+            payload = await reader.readexactly(header.length) if header.length else b""
     except asyncio.IncompleteReadError as err:
         raise FrameError(
             ErrorCode.TRUNCATED, f"body truncated: {len(err.partial)} of {header.length} bytes"
         ) from None
     return Frame(header.device_id, header.sample_rate, header.request_id, header.kind, payload)
+
+
+@contextlib.asynccontextmanager
+async def _body_deadline() -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            yield
+    except TimeoutError:
+        raise FrameError(ErrorCode.TIMEOUT, "frame body stalled") from None
 
 
 def _skippable(line: bytes, err: FrameError) -> tuple[str, int, str] | None:

@@ -102,8 +102,7 @@ class GatewayConnection:
 
     async def _authenticate(self) -> bool:
         try:
-            async with asyncio.timeout(self.limits.first_frame_timeout_s):
-                frame = await read_frame_lenient(self.reader)
+            frame = await read_frame_lenient(self.reader, self.limits.first_frame_timeout_s)
         except TimeoutError:
             await self._fail(ErrorCode.TIMEOUT, "no AUTH frame received")
             return False
@@ -126,8 +125,7 @@ class GatewayConnection:
         timeout = self.limits.first_frame_timeout_s
         while True:
             try:
-                async with asyncio.timeout(timeout or None):
-                    frame = await read_frame_lenient(self.reader)
+                frame = await read_frame_lenient(self.reader, timeout or None)
             except TimeoutError:
                 if self._requests:
                     continue  # waiting on our own replies is not idleness
