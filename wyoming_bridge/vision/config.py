@@ -61,81 +61,122 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _flag(default: str) -> bool:
+    return default.strip().lower() not in ("0", "false", "no", "off", "")
+
+
 def add_vision_args(parser: argparse.ArgumentParser) -> None:
-    """Add the `vision` flag group (env fallbacks in brackets)."""
-    g = parser.add_argument_group("vision")
-    g.add_argument(
+    """Add the `vision` flag group (environment variable in brackets)."""
+    g = parser.add_argument_group("vision (detection, OCR, uploads, alerts, media store)")
+    add = g.add_argument
+    add(
         "--vision",
         action=argparse.BooleanOptionalAction,
-        default=_env("VISION_ENABLED", "1") not in ("0", "false", "no"),
+        default=_flag(_env("VISION_ENABLED", "1")),
         help="run the vision service [VISION_ENABLED]",
     )
-    g.add_argument(
+    add(
         "--vision-models",
         default=_env("VISION_MODELS", ",".join(DEFAULT_MODELS)),
         help="comma list: coco, fall, or model paths (.onnx/.cfg/.pt) [VISION_MODELS]",
     )
-    g.add_argument(
-        "--vision-confidence", type=float, default=float(_env("VISION_CONFIDENCE", "0.35"))
+    add(
+        "--vision-confidence",
+        type=float,
+        default=float(_env("VISION_CONFIDENCE", "0.35")),
+        help="minimum detection confidence [VISION_CONFIDENCE]",
     )
-    g.add_argument("--vision-threads", type=int, default=int(_env("VISION_THREADS", "2")))
-    g.add_argument(
-        "--vision-ocr", choices=("off", "query", "always"), default=_env("VISION_OCR", "query")
+    add(
+        "--vision-threads",
+        type=int,
+        default=int(_env("VISION_THREADS", "2")),
+        help="ONNX Runtime threads [VISION_THREADS]",
     )
-    g.add_argument(
+    add(
+        "--vision-ocr",
+        choices=("off", "query", "always"),
+        default=_env("VISION_OCR", "query"),
+        help="OCR never, when a question asks to read, or on every image [VISION_OCR]",
+    )
+    add(
         "--vision-share-group",
         default=_env("VISION_SHARE_GROUP", "naila"),
-        help="MQTT 5 shared subscription group [VISION_SHARE_GROUP]",
+        help="MQTT 5 shared subscription group of all AI servers [VISION_SHARE_GROUP]",
     )
-    g.add_argument(
+    add(
         "--vision-snapshot-timeout",
         type=float,
         default=float(_env("VISION_SNAPSHOT_TIMEOUT", "10")),
+        help="seconds to wait for a device snapshot [VISION_SNAPSHOT_TIMEOUT]",
     )
-    g.add_argument(
+    add(
         "--vision-max-upload-bytes",
         type=int,
         default=int(_env("VISION_MAX_UPLOAD_BYTES", str(16 * 1024 * 1024))),
+        help="largest accepted upload (decoded) [VISION_MAX_UPLOAD_BYTES]",
     )
-    g.add_argument(
-        "--vision-max-pixels", type=int, default=int(_env("VISION_MAX_PIXELS", "40000000"))
+    add(
+        "--vision-max-pixels",
+        type=int,
+        default=int(_env("VISION_MAX_PIXELS", "40000000")),
+        help="largest accepted image or video frame [VISION_MAX_PIXELS]",
     )
-    g.add_argument(
-        "--vision-zones", default=_env("VISION_ZONES", ""), help="device=zone,... [VISION_ZONES]"
+    add(
+        "--vision-zones",
+        default=_env("VISION_ZONES", ""),
+        help="device=zone,... (else the device status zone) [VISION_ZONES]",
     )
-    g.add_argument(
+    add(
         "--vision-alert-classes",
         default=_env("VISION_ALERT_CLASSES", ""),
-        help="extra COCO labels that raise alerts, e.g. car,dog",
+        help="extra labels raising {label}_detected, e.g. car,dog [VISION_ALERT_CLASSES]",
     )
-    g.add_argument(
-        "--vision-alert-cooldown", type=float, default=float(_env("VISION_ALERT_COOLDOWN", "60"))
+    add(
+        "--vision-alert-cooldown",
+        type=float,
+        default=float(_env("VISION_ALERT_COOLDOWN", "60")),
+        help="seconds between two alerts of one type per camera [VISION_ALERT_COOLDOWN]",
     )
-    g.add_argument(
+    add(
+        "--vision-alert-clear-after",
+        type=float,
+        default=float(_env("VISION_ALERT_CLEAR_AFTER", "30")),
+        help="seconds unseen before an alert may fire again [VISION_ALERT_CLEAR_AFTER]",
+    )
+    add(
         "--vision-data-dir",
         default=_env("VISION_DATA_DIR", ""),
         help="media store directory; empty: nothing is stored [VISION_DATA_DIR]",
     )
-    g.add_argument(
+    add(
         "--vision-store-alerts",
         action=argparse.BooleanOptionalAction,
-        default=_env("VISION_STORE_ALERTS", "1") not in ("0", "false", "no"),
+        default=_flag(_env("VISION_STORE_ALERTS", "1")),
+        help="keep alert snapshots in the store [VISION_STORE_ALERTS]",
     )
-    g.add_argument(
+    add(
         "--vision-store-uploads",
         action=argparse.BooleanOptionalAction,
-        default=_env("VISION_STORE_UPLOADS", "0") in ("1", "true", "yes"),
+        default=_flag(_env("VISION_STORE_UPLOADS", "0")),
+        help="keep uploaded media [VISION_STORE_UPLOADS]",
     )
-    g.add_argument(
+    add(
         "--vision-store-conversation",
         action=argparse.BooleanOptionalAction,
-        default=_env("VISION_STORE_CONVERSATION", "0") in ("1", "true", "yes"),
+        default=_flag(_env("VISION_STORE_CONVERSATION", "0")),
+        help="keep snapshots taken for questions [VISION_STORE_CONVERSATION]",
     )
-    g.add_argument(
-        "--vision-retention-days", type=float, default=float(_env("VISION_RETENTION_DAYS", "7"))
+    add(
+        "--vision-retention-days",
+        type=float,
+        default=float(_env("VISION_RETENTION_DAYS", "7")),
+        help="delete stored media older than this [VISION_RETENTION_DAYS]",
     )
-    g.add_argument(
-        "--vision-retention-max-mb", type=int, default=int(_env("VISION_RETENTION_MAX_MB", "2048"))
+    add(
+        "--vision-retention-max-mb",
+        type=int,
+        default=int(_env("VISION_RETENTION_MAX_MB", "2048")),
+        help="delete the oldest media above this total [VISION_RETENTION_MAX_MB]",
     )
 
 
@@ -157,6 +198,7 @@ def vision_config_from_args(
         zones=_zone_map(args.vision_zones),
         alert_classes=_names(args.vision_alert_classes),
         alert_cooldown=args.vision_alert_cooldown,
+        alert_clear_after=args.vision_alert_clear_after,
         data_dir=Path(args.vision_data_dir) if args.vision_data_dir else None,
         store_alerts=args.vision_store_alerts,
         store_uploads=args.vision_store_uploads,
