@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from naila_protocol.framing import (
     BYTES_PER_SAMPLE,
+    NO_REQUEST,
     Frame,
     FrameKind,
     ReplySummary,
@@ -44,13 +45,16 @@ class NailaTiming:
 
 
 async def _read_reply(
-    reader: asyncio.StreamReader, request_id: str
+    reader: asyncio.StreamReader, request_id: str, rate: int
 ) -> tuple[float, int, ReplySummary]:
     """Read AUDIO frames until END; return perf_counter at the first audio byte."""
     t_first = 0.0
     audio_bytes = 0
     while True:
-        line = await reader.readuntil(b"\n")
+        try:
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError:
+            raise ServerReplyError(f"server closed the connection during {request_id}") from None
         header = parse_header(line)
         if header.kind is FrameKind.AUDIO and header.length and not t_first:
             first = await reader.readexactly(1)
@@ -59,11 +63,13 @@ async def _read_reply(
         else:
             payload = await reader.readexactly(header.length) if header.length else b""
         frame = Frame(header.device_id, header.sample_rate, header.request_id, header.kind, payload)
+        if frame.kind is FrameKind.ERROR and frame.request_id in (request_id, NO_REQUEST):
+            raise ServerReplyError(f"server error for {request_id}: {frame.json()}")
         if frame.request_id != request_id:
             continue
-        if frame.kind is FrameKind.ERROR:
-            raise ServerReplyError(f"server error for {request_id}: {frame.json()}")
         if frame.kind is FrameKind.AUDIO:
+            if frame.sample_rate != rate:
+                raise ServerReplyError(f"reply audio at {frame.sample_rate} Hz, asked for {rate}")
             audio_bytes += len(payload)
         elif frame.kind is FrameKind.END:
             summary = ReplySummary.from_frame(frame)
@@ -94,7 +100,7 @@ async def measure_stream(
         await writer.drain()
         t_end = time.perf_counter()
         t_first, audio_bytes, summary = await asyncio.wait_for(
-            _read_reply(reader, request_id), REPLY_TIMEOUT_S
+            _read_reply(reader, request_id, rate), REPLY_TIMEOUT_S
         )
     return NailaTiming(
         "stream", (t_first - t_end) * 1000.0, hangover_s * 1000.0, audio_bytes, summary
@@ -129,7 +135,7 @@ async def measure_chunked(
         await writer.drain()
         t_end = time.perf_counter()
         t_first, audio_bytes, summary = await asyncio.wait_for(
-            _read_reply(reader, request_id), REPLY_TIMEOUT_S
+            _read_reply(reader, request_id, rate), REPLY_TIMEOUT_S
         )
     return NailaTiming(
         "chunked", (t_first - t_end) * 1000.0, hangover_s * 1000.0, audio_bytes, summary
