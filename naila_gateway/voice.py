@@ -30,14 +30,42 @@ def new_request_id() -> str:
 class _Reply:
     """Book-keeping for one request whose reply may play on this device."""
 
-    __slots__ = ("announce", "first_audio_ms", "request_id", "speech_end", "summary")
+    __slots__ = (
+        "announce",
+        "first_audio_ms",
+        "first_frame_at",
+        "played_at",
+        "request_id",
+        "sent_at",
+        "speech_end",
+        "summary",
+    )
 
     def __init__(self, request_id: str, speech_end: float | None, *, announce: bool) -> None:
         self.request_id = request_id
         self.speech_end = speech_end
+        self.sent_at: float | None = None
+        """When the request was complete (FINAL/basic/SPEAK written)."""
+        self.first_frame_at: float | None = None
+        """When the first reply audio arrived from the server."""
+        self.played_at: float | None = None
+        """When the first reply frame was handed to WebRTC."""
         self.announce = announce
         self.first_audio_ms: float | None = None
         self.summary: ReplySummary | None = None
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    return round((end - start) * 1000, 1) if start is not None and end is not None else None
+
+
+def _gateway_timings(reply: _Reply) -> dict[str, float | None]:
+    """Where first_audio_ms went: hang-over, server (incl. transport), queue to the track."""
+    return {
+        "end_of_speech_ms": _ms(reply.speech_end, reply.sent_at),
+        "server_ms": _ms(reply.sent_at, reply.first_frame_at),
+        "playout_ms": _ms(reply.first_frame_at, reply.played_at),
+    }
 
 
 class VoiceSession(RequestListener):
@@ -159,6 +187,7 @@ class VoiceSession(RequestListener):
         self._replies[request_id] = _Reply(request_id, speech_end, announce=False)
         frame = Frame(self.device_id, self.config.sample_rate, request_id, kind, tail)
         self._publish("utterance", request_id=request_id, duration_ms=duration_ms)
+        self._replies[request_id].sent_at = time.perf_counter()
         if not await self.server.send(frame, expects_reply=True):
             self._replies.pop(request_id, None)
             self.server.forget(request_id)
@@ -227,6 +256,8 @@ class VoiceSession(RequestListener):
         if reply is None:
             return
         if frame.kind in (FrameKind.AUDIO, FrameKind.BASIC):
+            if reply.first_frame_at is None and frame.payload:
+                reply.first_frame_at = time.perf_counter()
             samples = np.frombuffer(frame.payload, dtype="<i2").astype(np.int16)
             dropped = self.output.push_pcm(samples, frame.sample_rate, tag=frame.request_id)
             self.metrics.frames_dropped += dropped
@@ -269,6 +300,7 @@ class VoiceSession(RequestListener):
             status=summary.status,
             first_audio_ms=reply.first_audio_ms,
             timings=summary.timings,
+            gateway_timings=_gateway_timings(reply),
         )
 
     def _on_frame_sent(self, tag: str | None) -> None:
@@ -276,7 +308,7 @@ class VoiceSession(RequestListener):
         self.metrics.frames_out += 1
         if reply is None or reply.first_audio_ms is not None:
             return
-        now = time.perf_counter()
+        now = reply.played_at = time.perf_counter()
         reply.first_audio_ms = (
             round((now - reply.speech_end) * 1000, 1) if reply.speech_end else 0.0
         )

@@ -86,7 +86,17 @@ async def test_spoken_question_gets_spoken_answer(
     end = await device.recorder.wait_quiet(turn.first_audio_index, frames=50, within=60)
     assert device.recorder.voiced_seconds(turn.first_audio_index, end) > 0.3
     print(
-        f"first audio at the device {turn.first_audio_ms:.0f} ms; gateway {turn.event['first_audio_ms']} ms"
+        f"first audio: device {turn.first_audio_ms:.0f} ms, gateway {turn.event['first_audio_ms']} ms"
+    )
+    print(
+        "server timings:",
+        turn.event["timings"],
+        "gateway timings:",
+        turn.event["gateway_timings"],
+        "transcript:",
+        turn.event["transcript"],
+        "reply:",
+        turn.event["reply"],
     )
 
 

@@ -20,6 +20,10 @@ async def test_utterance_in_reply_heard(make_gateway, make_device, reply_server)
     assert turn.first_audio_ms is not None and turn.first_audio_ms < 2000
     assert turn.event is not None and turn.event["transcript"] == "(tone)"
     assert turn.event["first_audio_ms"] > 0
+    parts = turn.event["gateway_timings"]
+    assert 250 <= parts["end_of_speech_ms"] < 400  # the 15-frame (300 ms) silence hang-over
+    assert parts["server_ms"] >= reply_server.first_delay * 1000
+    assert 0 <= parts["playout_ms"] < 60
     chunks = reply_server.requests(FrameKind.CHUNK)
     finals = reply_server.requests(FrameKind.FINAL)
     assert chunks and len(finals) == 1
