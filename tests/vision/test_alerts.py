@@ -107,3 +107,14 @@ async def test_device_pushed_snapshot_raises_alert(start_service: StartService, 
     await client.publish(svc.topics.media_snapshot("doorbell"), b"garbage", qos=1)
     _topic, alert = await next_json(client, wait=30)
     assert alert["source_device"] == "doorbell" and alert["alert_type"] == "person_detected"
+
+
+async def test_frames_of_a_busy_camera_collapse_to_the_newest(start_service: StartService, photos):
+    svc = await start_service()
+    for _ in range(9):
+        await svc.video_frame_handler("yard", "-", photos["bus.jpg"])
+    await svc.video_frame_handler("yard", "-", photos["zidane.jpg"])
+    await eventually(lambda: "yard" not in svc._frame_busy, wait=60)
+    assert svc.stats["frames"] == 2  # the first frame, then only the newest waiting one
+    live = svc.live.fresh("yard")
+    assert live is not None and live.jpeg == photos["zidane.jpg"]

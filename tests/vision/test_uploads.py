@@ -169,3 +169,21 @@ async def test_question_answered_by_the_llm_with_visual_context(
 async def test_text_upload_without_llm_is_a_clear_error(service, client) -> None:
     reply = await upload(client, service, "text", {"context": "hello there"})
     assert reply["status"] == "error" and reply["error"]["code"] == "llm_unavailable"
+
+
+async def test_overload_is_answered_busy_not_queued(
+    start_service: StartService, client, photos, monkeypatch
+) -> None:
+    monkeypatch.setattr("wyoming_bridge.vision.service.MAX_WAITING_JOBS", 1)
+    svc = await start_service()
+    await client.subscribe(svc.topics.upload_reply("+"), qos=1)
+    for i in range(3):
+        body = {"request_id": f"q{i}", "format": "jpeg", "data": b64(photos["bus.jpg"])}
+        await client.publish(svc.topics.upload(f"s{i}", "image"), json.dumps(body), qos=1)
+    replies = {}
+    for _ in range(3):
+        _topic, reply = await next_json(client, wait=60)
+        replies[reply["request_id"]] = reply
+    assert replies["q0"]["status"] == "ok"
+    busy = [r for r in replies.values() if r["status"] == "error"]
+    assert busy and all(r["error"]["code"] == "busy" for r in busy)

@@ -110,9 +110,5 @@ class Analyzer:
             self._executor, lambda: self.analyze_blocking(image_bgr, with_ocr=with_ocr)
         )
 
-    async def run(self, func: Any, *args: Any) -> Any:
-        """Run other blocking work (decoding) on the same worker."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
-
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -27,7 +27,7 @@ from .live import Attachment, LiveFrame, LiveFrames
 from .media_decode import MediaError, decode_base64, decode_image, encode_jpeg, sample_video
 from .sources import visual_context_text
 from .store import MediaStore
-from .uploads import handle_upload
+from .uploads import handle_upload, reject_busy
 from .visual_context import build_visual_context, iso_utc
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ Transcriber = Callable[[np.ndarray], Awaitable[str]]
 Answerer = Callable[[str, str | None], Awaitable[str]]
 """(question, visual context text or None) -> answer (the server's LLM)."""
 
+MAX_WAITING_JOBS = 32
+"""Uploads/fetches queued beyond this are answered `busy` at once instead of held in memory."""
 SERVER_REQUEST_PREFIX = "srv-"
 """request_id prefix of snapshot requests made by any AI server (others ignore the replies)."""
 
@@ -75,6 +77,7 @@ class VisionService:
         self._snapshot_subs: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._work = asyncio.Semaphore(4)
+        self._jobs = 0
         self._frame_busy: set[str] = set()
         self._frame_next: dict[str, bytes] = {}
 
@@ -135,14 +138,19 @@ class VisionService:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
+        """Run a job with at most 4 at a time (inference itself is serialised anyway)."""
+        self._jobs += 1
+
         async def guarded() -> None:
-            async with self._work:
-                try:
+            try:
+                async with self._work:
                     await coro
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    _LOGGER.exception("vision task failed")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _LOGGER.exception("vision task failed")
+            finally:
+                self._jobs -= 1
 
         task = asyncio.get_running_loop().create_task(guarded())
         self._tasks.add(task)
@@ -192,7 +200,11 @@ class VisionService:
         head = f"{self.config.prefix}/uploads/"
         if topic.startswith(head):
             session_id, _, media = topic[len(head) :].partition("/")
-            if media != "reply":
+            if media == "reply":
+                return
+            if self._jobs >= MAX_WAITING_JOBS:
+                self._spawn_background(reject_busy(self, session_id, payload))
+            else:
                 self._spawn(handle_upload(self, session_id, media, payload))
 
     # ---------------------------------------------------------------- snapshots
@@ -299,12 +311,30 @@ class VisionService:
 
     # ---------------------------------------------------------------- motion frames + alerts
     async def video_frame_handler(self, device_id: str, request_id: str, jpeg: bytes) -> None:
-        """Audio-socket hook for VIDEO frames: returns at once, analysis runs in the background."""
-        _LOGGER.debug("[%s] video frame %s (%d bytes)", device_id, request_id, len(jpeg))
-        self._spawn(self._frame_task(device_id, jpeg))
+        """Audio-socket hook for VIDEO frames: returns at once, analysis runs in the background.
 
-    async def _frame_task(self, device_id: str, jpeg: bytes) -> None:
-        await self.handle_video_frame(device_id, jpeg)
+        At most one frame per camera waits (the newest); frames never pile up in memory.
+        """
+        _LOGGER.debug("[%s] video frame %s (%d bytes)", device_id, request_id, len(jpeg))
+        if self._claim_camera(device_id, jpeg):
+            self._spawn_background(self._frames_guarded(device_id, jpeg))
+
+    async def _frames_guarded(self, device_id: str, jpeg: bytes) -> None:
+        try:
+            await self._frames_until_idle(device_id, jpeg)
+        except Exception:
+            _LOGGER.exception("[%s] video frame analysis failed", device_id)
+
+    def _claim_camera(self, device_id: str, jpeg: bytes) -> bool:
+        """True if the caller should analyse now; else the frame waits as the camera's newest."""
+        if not is_valid_device_id(device_id):
+            _LOGGER.warning("video frame with invalid device id dropped")
+            return False
+        if device_id in self._frame_busy:
+            self._frame_next[device_id] = jpeg
+            return False
+        self._frame_busy.add(device_id)
+        return True
 
     async def handle_video_frame(self, device_id: str, jpeg: bytes) -> Analysis | None:
         """A camera frame (gateway VIDEO frame or device push): detect, alert, cache as live.
@@ -313,13 +343,11 @@ class VisionService:
         and only the newest is analysed next; those calls return None. Bad JPEGs are logged
         and return None.
         """
-        if not is_valid_device_id(device_id):
-            _LOGGER.warning("video frame with invalid device id dropped")
+        if not self._claim_camera(device_id, jpeg):
             return None
-        if device_id in self._frame_busy:
-            self._frame_next[device_id] = jpeg
-            return None
-        self._frame_busy.add(device_id)
+        return await self._frames_until_idle(device_id, jpeg)
+
+    async def _frames_until_idle(self, device_id: str, jpeg: bytes) -> Analysis | None:
         try:
             result = await self._analyze_frame(device_id, jpeg)
             while (newer := self._frame_next.pop(device_id, None)) is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 MEDIA_KINDS = ("image", "audio", "video", "text")
 _JSON_OVERHEAD = 64 * 1024
+_REQUEST_ID = re.compile(rb'"request_id"\s*:\s*"([A-Za-z0-9_.:\-]{1,64})"')
 
 
 def wants_ocr(mode: str, question: str | None) -> bool:
@@ -45,7 +47,7 @@ async def handle_upload(svc: VisionService, session_id: str, media: str, payload
     request_id = f"up_{uuid.uuid4().hex[:12]}"
     reply: dict[str, Any] = {"session_id": session_id, "request_id": request_id}
     try:
-        data = _parse(svc, media, payload)
+        data = await asyncio.to_thread(_parse, svc.config.max_upload_bytes, media, payload)
         request_id = str(data.get("request_id") or request_id)
         reply["request_id"] = request_id
         svc.stats["uploads"] += 1
@@ -62,11 +64,28 @@ async def handle_upload(svc: VisionService, session_id: str, media: str, payload
     await svc.publish(svc.topics.upload_reply(session_id), reply)
 
 
-def _parse(svc: VisionService, media: str, payload: bytes) -> dict[str, Any]:
+async def reject_busy(svc: VisionService, session_id: str, payload: bytes) -> None:
+    """Too much queued work: answer `busy` without parsing the (maybe large) payload."""
+    if not is_valid_device_id(session_id):
+        return
+    found = _REQUEST_ID.search(payload[:4096])
+    reply = {
+        "session_id": session_id,
+        "request_id": found.group(1).decode() if found else None,
+        "status": "error",
+        "answer": "",
+        "error": {"code": "busy", "message": "server busy, try again"},
+    }
+    _LOGGER.warning("[%s] upload refused: too much queued work", session_id)
+    await svc.publish(svc.topics.upload_reply(session_id), reply)
+
+
+def _parse(max_bytes: int, media: str, payload: bytes) -> dict[str, Any]:
+    """Kind, size and JSON checks (in a thread: payloads may be megabytes)."""
     if media not in MEDIA_KINDS:
         raise MediaError("unsupported_media", f"unknown upload kind {media!r}")
-    if len(payload) > svc.config.max_upload_bytes * 4 // 3 + _JSON_OVERHEAD:
-        raise MediaError("too_large", f"upload exceeds {svc.config.max_upload_bytes} bytes")
+    if len(payload) > max_bytes * 4 // 3 + _JSON_OVERHEAD:
+        raise MediaError("too_large", f"upload exceeds {max_bytes} bytes")
     try:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as err:
@@ -115,8 +134,7 @@ async def _process(
 
     if ctx is not None:
         out["visual_context"] = ctx
-        for key in {session_id, device_id} - {None}:
-            svc.attachments[str(key)] = Attachment(ctx, time.time())
+        _remember_attachment(svc, {session_id, device_id} - {None}, ctx)
     if svc.store is not None and cfg.store_uploads:
         record = await asyncio.to_thread(
             svc.store.add, "upload", raw, media_type=media, fmt=fmt or "bin",
@@ -133,6 +151,17 @@ async def _process(
         context_text = await svc.context_provider(device_id or session_id, question)
     out["answer"] = await _answer(svc, question, context_text, ctx)
     return out
+
+
+def _remember_attachment(svc: VisionService, keys: set[str | None], ctx: dict[str, Any]) -> None:
+    """Keep the context for the sender's next question; forget expired ones."""
+    now = time.time()
+    max_age = svc.config.attachment_max_age
+    for old in [k for k, a in svc.attachments.items() if now - a.received > max_age]:
+        del svc.attachments[old]
+    for key in keys:
+        if key:
+            svc.attachments[key] = Attachment(ctx, now)
 
 
 def _context(
