@@ -39,11 +39,13 @@ def _wants_ocr(svc: VisionService, text: str) -> bool:
 
 async def visual_context_text(svc: VisionService, device_id: str, text: str) -> str | None:
     """Attached media -> history -> live frame -> snapshot -> same-zone camera -> none."""
+    visual, historical = is_visual_query(text), is_historical(text)
+    if not visual and not historical:
+        return None  # most questions: no cost at all
     known = svc.devices.names()
     if svc.store is not None:
         known |= await asyncio.to_thread(svc.store.sources)
-    historical = is_historical(text)
-    if not is_visual_query(text) and not (historical and _names_source(text, known)):
+    if not visual and not _names_source(text, known):
         return None
 
     attached = svc.attachments.get(device_id)
