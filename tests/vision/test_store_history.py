@@ -87,6 +87,9 @@ async def test_historical_question_answered_from_stored_alerts(
     text = await svc.context_provider("kitchen_speaker", "Show me the last alert from the backyard")
     assert text is not None and "2 persons by the shed" in text and "garden_cam" in text
 
+    text = await svc.context_provider("kitchen_speaker", "Was anyone in the backyard?")
+    assert text is not None and "2 persons by the shed" in text  # no vision words, a known zone
+
     text = await svc.context_provider(
         "kitchen_speaker", "what did the garage camera see yesterday?"
     )
