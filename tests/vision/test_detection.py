@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wyoming_bridge.vision.analysis import Analyzer, OcrReader
+from wyoming_bridge.vision.analysis import Analyzer, OcrReader, lighting_of, scene_of
 from wyoming_bridge.vision.backends import OnnxYoloDetector, UltralyticsDetector
 from wyoming_bridge.vision.detection import Detection, iou
 from wyoming_bridge.vision.media_decode import decode_image
@@ -75,3 +75,11 @@ def test_ultralytics_backend_when_installed(photos) -> None:
     pytest.importorskip("ultralytics", reason="optional extra; its torch stack is absent here")
     model = UltralyticsDetector(fall_onnx_file().with_name("best.pt"), confidence=0.35, iou=0.45)
     assert len(people(model.detect(to_bgr(photos["bus.jpg"])))) >= 3
+
+
+def test_scene_and_lighting_from_what_is_seen(photos) -> None:
+    assert scene_of(["person", "car", "bus", "laptop"]) == "outdoor_street"
+    assert scene_of(["person", "laptop", "mouse"]) == "indoor_office"
+    assert scene_of(["person"]) == "unknown"
+    assert lighting_of(to_bgr(photos["bus.jpg"])) == "bright"
+    assert lighting_of(to_bgr(photos["bus.jpg"]) // 8) == "dark"

@@ -55,10 +55,32 @@ class Analysis:
         return {
             "description": self.description(),
             "objects": [d.to_json() for d in self.objects],
-            "scene_type": "unknown",
+            "scene_type": scene_of([d.label for d in self.objects]),
             "lighting": self.lighting,
             "text_detected": list(self.text_detected),
         }
+
+
+_SCENES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("outdoor_street", frozenset({"car", "bus", "truck", "traffic light", "stop sign",
+                                  "motorcycle", "bicycle", "parking meter", "fire hydrant"})),
+    ("indoor_office", frozenset({"laptop", "keyboard", "mouse", "monitor"})),
+    ("indoor_kitchen", frozenset({"oven", "microwave", "refrigerator", "sink", "toaster"})),
+    ("indoor_living_room", frozenset({"couch", "tv", "remote"})),
+    ("indoor_bedroom", frozenset({"bed"})),
+    ("indoor", frozenset({"chair", "dining table", "book", "toilet", "potted plant", "clock"})),
+    ("outdoor", frozenset({"bench", "bird", "horse", "cow", "sheep", "boat", "airplane"})),
+)  # fmt: skip
+
+
+def scene_of(labels: list[str]) -> str:
+    """Coarse scene guess from the objects seen (COCO labels); 'unknown' without clues."""
+    best, hits = "unknown", 0
+    for scene, clues in _SCENES:
+        found = sum(1 for label in labels if label in clues)
+        if found > hits:
+            best, hits = scene, found
+    return best
 
 
 def lighting_of(image_bgr: np.ndarray) -> str:
