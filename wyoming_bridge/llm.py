@@ -37,6 +37,7 @@ class LlmSettings:
 
 
 Message = dict[str, str]
+GATE_MAX_WAIT_S = 2.0
 
 
 def build_messages(
@@ -91,8 +92,13 @@ class LlmEngine:
         messages: list[Message],
         cancel: threading.Event | None = None,
         max_tokens: int | None = None,
+        gate: threading.Event | None = None,
     ) -> Iterator[str]:
-        """Yield reply text pieces as the model produces them; stops early on cancel."""
+        """Yield reply text pieces as the model produces them; stops early on cancel.
+
+        While `gate` is cleared generation pauses between tokens (the pipeline clears it
+        so the first sentence's TTS gets the CPU); it resumes after GATE_MAX_WAIT_S anyway.
+        """
         chunks: Any = self._llama.create_chat_completion(
             messages=messages,  # type: ignore[arg-type]
             stream=True,
@@ -103,6 +109,8 @@ class LlmEngine:
         )
         try:
             for chunk in chunks:
+                if gate is not None:
+                    gate.wait(GATE_MAX_WAIT_S)
                 if cancel is not None and cancel.is_set():
                     return
                 text = chunk["choices"][0]["delta"].get("content")

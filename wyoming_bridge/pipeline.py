@@ -34,6 +34,8 @@ class PipelineSettings:
     """The first piece of a reply may end at , ; : once it has this many words."""
     context_timeout_s: float = 0.3
     """How long the optional context provider may take before it is skipped."""
+    pause_llm_for_first_tts: bool = True
+    """Hold the LLM between tokens while the first piece is synthesized (first audio first)."""
 
 
 @dataclass(slots=True)
@@ -127,7 +129,11 @@ class Pipeline:
         )
 
     async def reply_tokens(
-        self, text: str, info: RequestInfo, cancel: threading.Event | None = None
+        self,
+        text: str,
+        info: RequestInfo,
+        cancel: threading.Event | None = None,
+        gate: threading.Event | None = None,
     ) -> AsyncIterator[str]:
         """The LLM's reply to `text` as streamed pieces (history + optional context)."""
         context = await self._context(info.device_id, text)
@@ -136,7 +142,7 @@ class Pipeline:
             llm.settings.system_prompt, self.memory.history(info.conversation), text, context
         )
         stream = self.engines.llm_runner.stream(
-            info.device_id, lambda: llm.stream(messages, cancel), cancel=cancel
+            info.device_id, lambda: llm.stream(messages, cancel, gate=gate), cancel=cancel
         )
         async with contextlib.aclosing(stream):  # type: ignore[type-var]
             async for piece in stream:
@@ -179,11 +185,13 @@ class Pipeline:
         splitter = SentenceSplitter(self.settings.first_clause_words)
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         reply_parts: list[str] = []
+        gate = threading.Event()
+        gate.set()
 
         async def produce() -> None:
             started = time.perf_counter()
             try:
-                async for piece in self.reply_tokens(transcript, info, cancel):
+                async for piece in self.reply_tokens(transcript, info, cancel, gate):
                     clock.since("llm_first_token_ms", started)
                     reply_parts.append(piece)
                     for sentence in splitter.feed(piece):
@@ -200,12 +208,21 @@ class Pipeline:
                 if cancel.is_set():
                     break
                 started = time.perf_counter()
-                pcm = await self.synthesize(sentence, rate, info, cancel)
+                if (
+                    self.settings.pause_llm_for_first_tts
+                    and "tts_first_chunk_ms" not in clock.timings
+                ):
+                    gate.clear()
+                try:
+                    pcm = await self.synthesize(sentence, rate, info, cancel)
+                finally:
+                    gate.set()
                 clock.since("tts_first_chunk_ms", started)
                 yield AudioEvent(pcm, sentence)
             if not cancel.is_set():
                 await producer
         finally:
+            gate.set()
             if not producer.done():
                 producer.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
