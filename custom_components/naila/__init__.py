@@ -6,7 +6,9 @@ from homeassistant.components import mqtt
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv, device_registry as dr, entity_registry as er
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_PREFIX, DOMAIN
@@ -69,7 +71,9 @@ def _async_remove_foreign_prefix(hass: HomeAssistant, entry: NailaConfigEntry) -
             entities.async_remove(entity.entity_id)
     devices = dr.async_get(hass)
     for device in dr.async_entries_for_config_entry(devices, entry.entry_id):
-        if not any(domain == DOMAIN and ident.startswith(head) for domain, ident in device.identifiers):
+        if not any(
+            domain == DOMAIN and ident.startswith(head) for domain, ident in device.identifiers
+        ):
             devices.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
 
 

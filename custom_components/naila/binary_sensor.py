@@ -50,8 +50,7 @@ async def async_setup_entry(
     ]
     entities += [NailaDeviceConnectivity(hub, device_id) for device_id in sorted(hub.device_ids)]
     entities += [
-        NailaAlertBinarySensor(hub, spec)
-        for spec in sorted(hub.alert_sensors, key=lambda s: s.key)
+        NailaAlertBinarySensor(hub, spec) for spec in sorted(hub.alert_sensors, key=lambda s: s.key)
     ]
     async_add_entities(entities)
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import voluptuous as vol
-
 from homeassistant.components import mqtt
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
@@ -185,7 +184,11 @@ class NailaOptionsFlow(OptionsFlow):
                     CONF_OFF_DELAY, default=options.get(CONF_OFF_DELAY, DEFAULT_OFF_DELAY)
                 ): NumberSelector(
                     NumberSelectorConfig(
-                        min=1, max=3600, step=1, unit_of_measurement="s", mode=NumberSelectorMode.BOX
+                        min=1,
+                        max=3600,
+                        step=1,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
                     )
                 ),
                 vol.Optional(

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import voluptuous as vol
-
-from homeassistant.components.device_automation import (
-    DEVICE_TRIGGER_BASE_SCHEMA,
-    InvalidDeviceAutomationConfig,
-)
+from homeassistant.components.device_automation import DEVICE_TRIGGER_BASE_SCHEMA
+from homeassistant.components.device_automation.exceptions import InvalidDeviceAutomationConfig
 from homeassistant.components.homeassistant.triggers import event as event_trigger
 from homeassistant.const import CONF_DEVICE_ID, CONF_DOMAIN, CONF_PLATFORM, CONF_TYPE
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant
@@ -72,9 +69,9 @@ async def async_attach_trigger(
         raise InvalidDeviceAutomationConfig(f"Device {device_id} has no NAILA alerts")
     event_config = event_trigger.TRIGGER_SCHEMA(
         {
-            event_trigger.CONF_PLATFORM: "event",
+            CONF_PLATFORM: "event",
             event_trigger.CONF_EVENT_TYPE: EVENT_ALERT,
-            event_trigger.CONF_EVENT_DATA: {"alert_type": config[CONF_TYPE], key: device_id},
+            "event_data": {"alert_type": config[CONF_TYPE], key: device_id},
         }
     )
     return await event_trigger.async_attach_trigger(

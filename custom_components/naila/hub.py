@@ -16,7 +16,8 @@ from homeassistant.components.mqtt import ReceiveMessage
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
@@ -145,9 +146,7 @@ class NailaHub:
         self.topics = Topics(entry.data[CONF_PREFIX])
         self.options: dict[str, Any] = dict(entry.options)
         self.off_delay: float = float(entry.options.get(CONF_OFF_DELAY, DEFAULT_OFF_DELAY))
-        self.sensor_alert_types: frozenset[str] = frozenset(
-            entry.options.get(CONF_ALERT_TYPES, [])
-        )
+        self.sensor_alert_types: frozenset[str] = frozenset(entry.options.get(CONF_ALERT_TYPES, []))
         self.connected = True
         self.status: dict[str, ServiceStatus | None] = {GATEWAY: None, SERVER: None}
         self.metrics: dict[str, dict[str, float | bool | None]] = {GATEWAY: {}, SERVER: {}}
@@ -355,7 +354,11 @@ class NailaHub:
                 zone=status.zone or previous.zone,
             )
         self.devices[device_id] = status
-        if previous is None or (previous.name, previous.firmware_version, previous.capabilities) != (
+        if previous is None or (
+            previous.name,
+            previous.firmware_version,
+            previous.capabilities,
+        ) != (
             status.name,
             status.firmware_version,
             status.capabilities,
@@ -423,9 +426,9 @@ class NailaHub:
     def _on_device_event(self, msg: ReceiveMessage) -> None:
         device_id = self._device_id(msg.topic)
         event = parse_device_event(device_id, decode_json(msg.payload, MAX_JSON_BYTES))
-        if event.request_id and (future := self._event_waiters.get(event.request_id)):
-            if not future.done():
-                future.set_result(event)
+        future = self._event_waiters.get(event.request_id) if event.request_id else None
+        if future is not None and not future.done():
+            future.set_result(event)
         data = {k: v for k, v in event.data.items() if k not in ("device_id", "event")}
         self.hass.bus.async_fire(
             EVENT_DEVICE_EVENT,
@@ -435,9 +438,9 @@ class NailaHub:
     def _on_snapshot(self, msg: ReceiveMessage) -> None:
         device_id = self._device_id(msg.topic)
         snapshot = parse_snapshot(device_id, decode_json(msg.payload, MAX_MEDIA_BYTES))
-        if snapshot.request_id and (future := self._snapshot_waiters.get(snapshot.request_id)):
-            if not future.done():
-                future.set_result(snapshot)
+        future = self._snapshot_waiters.get(snapshot.request_id) if snapshot.request_id else None
+        if future is not None and not future.done():
+            future.set_result(snapshot)
         if device_id not in self.device_ids:
             _LOGGER.debug("Snapshot from unknown device %s not shown", device_id)
             return
@@ -521,7 +524,7 @@ class NailaHub:
     # ---- requests (services) -----------------------------------------------------
 
     async def async_request_snapshot(
-        self, device_id: str, request_id: str, params: dict[str, Any], timeout: float
+        self, device_id: str, request_id: str, params: dict[str, Any], wait: float
     ) -> Snapshot:
         """Publish a snapshot request (spec 11.5) and wait for the matching response."""
         payload = {"request_type": "snapshot", "request_id": request_id, "params": params}
@@ -530,26 +533,26 @@ class NailaHub:
             request_id,
             self.topics.media_request(device_id),
             payload,
-            timeout,
+            wait,
         )
 
     async def async_announce(
-        self, device_id: str, message: str, request_id: str, timeout: float | None
+        self, device_id: str, message: str, request_id: str, wait: float | None
     ) -> DeviceEvent | None:
-        """Publish the announce command; with a timeout, wait for `announced` or `error`."""
+        """Publish the announce command; with `wait` seconds, wait for `announced` or `error`."""
         payload = {"command": "announce", "message": message, "request_id": request_id}
         topic = self.topics.device_command(device_id)
-        if timeout is None:
+        if wait is None:
             await mqtt.async_publish(self.hass, topic, json.dumps(payload), QOS_RELIABLE, False)
             return None
-        return await self._request(self._event_waiters, request_id, topic, payload, timeout)
+        return await self._request(self._event_waiters, request_id, topic, payload, wait)
 
     async def async_upload(
-        self, session_id: str, media: str, payload: dict[str, Any], timeout: float
+        self, session_id: str, media: str, payload: dict[str, Any], wait: float
     ) -> UploadReply:
         """Publish an upload (spec 11.9) and wait for the AI server's reply."""
         return await self._request(
-            self._reply_waiters, session_id, self.topics.upload(session_id, media), payload, timeout
+            self._reply_waiters, session_id, self.topics.upload(session_id, media), payload, wait
         )
 
     async def _request[T](
@@ -558,15 +561,17 @@ class NailaHub:
         key: str,
         topic: str,
         payload: dict[str, Any],
-        timeout: float,
+        wait: float,
     ) -> T:
+        """Publish `payload` and wait up to `wait` s for the reply filed under `key`.
+
+        Raises TimeoutError; the waiter is registered before publishing so no reply is missed.
+        """
         future: asyncio.Future[T] = self.hass.loop.create_future()
         waiters[key] = future
         try:
-            async with asyncio.timeout(timeout):
-                await mqtt.async_publish(
-                    self.hass, topic, json.dumps(payload), QOS_RELIABLE, False
-                )
+            async with asyncio.timeout(wait):
+                await mqtt.async_publish(self.hass, topic, json.dumps(payload), QOS_RELIABLE, False)
                 return await future
         finally:
             waiters.pop(key, None)
@@ -632,4 +637,3 @@ def _status_dict(status: ServiceStatus | None) -> dict[str, Any] | None:
         "services": list(status.services),
         "timestamp": status.timestamp.isoformat() if status.timestamp else None,
     }
-

@@ -22,7 +22,9 @@ async def async_setup_entry(
 ) -> None:
     """Create a snapshot image entity for each known camera and for each new one."""
     hub = entry.runtime_data.hub
-    async_add_entities(NailaSnapshotImage(hass, hub, device_id) for device_id in sorted(hub.cameras))
+    async_add_entities(
+        NailaSnapshotImage(hass, hub, device_id) for device_id in sorted(hub.cameras)
+    )
 
     @callback
     def _add_camera(device_id: str) -> None:

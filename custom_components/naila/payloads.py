@@ -34,9 +34,9 @@ def match_filter(topic_filter: str, topic: str) -> list[str] | None:
     return captured
 
 
-def decode_json(payload: bytes | str, max_bytes: int) -> dict[str, Any]:
+def decode_json(payload: bytes | bytearray | str, max_bytes: int) -> dict[str, Any]:
     """Decode a UTF-8 JSON object no larger than `max_bytes`."""
-    raw = payload.encode() if isinstance(payload, str) else payload
+    raw = payload.encode() if isinstance(payload, str) else bytes(payload)
     if len(raw) > max_bytes:
         raise PayloadError(f"payload of {len(raw)} bytes exceeds the limit of {max_bytes}")
     try:
@@ -165,9 +165,7 @@ def parse_metrics(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, floa
     values: dict[str, float | bool | None] = {}
     for key in keys:
         value = data.get(key)
-        if isinstance(value, bool) or (
-            isinstance(value, int | float) and math.isfinite(value)
-        ):
+        if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(value)):
             values[key] = value
         else:
             values[key] = None
@@ -200,10 +198,29 @@ class Alert:
 _ALERT_EXTRA_KEYS = ("label", "bbox", "media_id", "count")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _valid_extra(key: str, value: Any) -> bool:
+    """Optional alert fields are kept only when well-formed (dropped silently otherwise)."""
+    if key == "label":
+        return isinstance(value, str) and len(value) <= 64
+    if key == "media_id":
+        return isinstance(value, str) and len(value) <= 128
+    if key == "count":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if key == "bbox":
+        return isinstance(value, list) and len(value) == 4 and all(_is_number(v) for v in value)
+    return False
+
+
 def parse_alert(zone: str, alert_type: str, data: dict[str, Any]) -> Alert:
     """Parse an alert published on `alerts/{zone}/{alert_type}`."""
     if not is_valid_name(zone) or not is_valid_name(alert_type):
-        raise PayloadError(f"invalid zone or alert type in topic ({zone[:80]!r}, {alert_type[:80]!r})")
+        raise PayloadError(
+            f"invalid zone or alert type in topic ({zone[:80]!r}, {alert_type[:80]!r})"
+        )
     for key, expected in (("zone", zone), ("alert_type", alert_type)):
         if data.get(key, expected) != expected:
             raise PayloadError(f"'{key}' in the payload does not match the topic")
@@ -213,22 +230,7 @@ def parse_alert(zone: str, alert_type: str, data: dict[str, Any]) -> Alert:
     source = _opt_str(data, "source_device", 64)
     if source is not None:
         check_device_id(source)
-    extra: dict[str, Any] = {}
-    for key in _ALERT_EXTRA_KEYS:
-        value = data.get(key)
-        if key == "label" and isinstance(value, str) and len(value) <= 64:
-            extra[key] = value
-        elif key == "media_id" and isinstance(value, str) and len(value) <= 128:
-            extra[key] = value
-        elif key == "count" and isinstance(value, int) and not isinstance(value, bool):
-            extra[key] = value
-        elif (
-            key == "bbox"
-            and isinstance(value, list)
-            and len(value) == 4
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-        ):
-            extra[key] = value
+    extra = {key: data[key] for key in _ALERT_EXTRA_KEYS if _valid_extra(key, data.get(key))}
     return Alert(
         alert_type=alert_type,
         zone=zone,
@@ -239,7 +241,12 @@ def parse_alert(zone: str, alert_type: str, data: dict[str, Any]) -> Alert:
     )
 
 
-IMAGE_CONTENT_TYPES = {"jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+IMAGE_CONTENT_TYPES = {
+    "jpeg": "image/jpeg",
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
-
 from homeassistant.components import camera
 from homeassistant.core import (
     HomeAssistant,
@@ -18,7 +17,8 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
 
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
@@ -41,7 +41,6 @@ from .const import (
 )
 from .hub import NailaHub
 
-
 _IMAGE_FORMATS = {
     ".jpg": "jpeg",
     ".jpeg": "jpeg",
@@ -53,7 +52,7 @@ _IMAGE_FORMATS = {
 }
 
 
-def _timeout(default: float) -> dict[vol.Optional, Any]:
+def _timeout(default: float) -> dict[vol.Marker, Any]:
     return {
         vol.Optional(ATTR_TIMEOUT, default=default): vol.All(
             vol.Coerce(float), vol.Range(min=0.1, max=600)
@@ -83,7 +82,7 @@ ASK_SCHEMA = vol.Schema(
         vol.Required(ATTR_TEXT): vol.All(cv.string, vol.Length(min=1, max=4000)),
         vol.Optional(ATTR_DEVICE_ID): cv.string,
         vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
-        vol.Exclusive(ATTR_IMAGE_ENTITY, "image"): cv.entity_domain(camera.DOMAIN),
+        vol.Exclusive(ATTR_IMAGE_ENTITY, "image"): cv.entity_domain("camera"),
         vol.Exclusive(ATTR_IMAGE_PATH, "image"): cv.string,
         **_timeout(DEFAULT_ASK_TIMEOUT),
     }
@@ -225,8 +224,8 @@ async def _async_image_for_ask(
             image = await camera.async_get_image(hass, entity_id)
         except HomeAssistantError as err:
             raise _error(ServiceValidationError, "camera_failed", entity=entity_id) from err
-        image_format = _IMAGE_FORMATS.get(image.content_type.split(";")[0].strip(), "jpeg")
-        return image.content, image_format, f"{entity_id}.{image_format}"
+        camera_format = _IMAGE_FORMATS.get(image.content_type.split(";")[0].strip(), "jpeg")
+        return image.content, camera_format, f"{entity_id}.{camera_format}"
     if path := call.data.get(ATTR_IMAGE_PATH):
         if not await hass.async_add_executor_job(hass.config.is_allowed_path, path):
             raise _error(ServiceValidationError, "path_not_allowed", path=path)

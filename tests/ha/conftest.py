@@ -8,11 +8,11 @@ from typing import Any
 from unittest.mock import Mock
 
 import pytest
+from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient, MqttMockPahoClient
 
 from custom_components.naila.const import CONF_PREFIX, DOMAIN, Topics
-from homeassistant.core import HomeAssistant
 
 
 @pytest.fixture(autouse=True)

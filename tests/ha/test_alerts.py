@@ -4,6 +4,15 @@ from datetime import timedelta
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components import automation
+from homeassistant.components.device_automation import (
+    DeviceAutomationType,
+    async_get_device_automations,
+)
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
@@ -11,11 +20,6 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.naila.const import CONF_ALERT_TYPES, CONF_OFF_DELAY, DOMAIN
-from homeassistant.components import automation
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
-from homeassistant.setup import async_setup_component
 
 from .payloads import alert, camera_status
 
@@ -64,8 +68,13 @@ async def test_person_alert_turns_sensors_on_then_off_after_delay(
 async def test_other_alert_types_get_their_own_sensor(
     hass: HomeAssistant, entry: MockConfigEntry, publish
 ) -> None:
-    publish("naila/alerts/hall/fall_detected", alert(zone="hall", alert_type="fall_detected", source=None))
-    publish("naila/alerts/hall/package_seen", alert(zone="hall", alert_type="package_seen", source=None))
+    publish(
+        "naila/alerts/hall/fall_detected",
+        alert(zone="hall", alert_type="fall_detected", source=None),
+    )
+    publish(
+        "naila/alerts/hall/package_seen", alert(zone="hall", alert_type="package_seen", source=None)
+    )
     await hass.async_block_till_done()
     fall = hass.states.get("binary_sensor.naila_zone_hall_fall_detected")
     assert fall.state == STATE_ON
@@ -85,7 +94,9 @@ async def test_options_limit_sensor_alert_types(
     assert hass.states.get("binary_sensor.naila_zone_hall_fall_detected") is None
     # The bus event and the zone event entity still report it.
     assert [e.data["alert_type"] for e in events] == ["fall_detected"]
-    assert hass.states.get("event.naila_zone_hall_alert").attributes["event_type"] == "fall_detected"
+    assert (
+        hass.states.get("event.naila_zone_hall_alert").attributes["event_type"] == "fall_detected"
+    )
 
 
 async def test_zone_event_entity_and_bus_event(
@@ -158,11 +169,11 @@ async def test_automation_on_naila_alert_event(
 
 
 async def test_device_trigger(hass: HomeAssistant, entry: MockConfigEntry, publish) -> None:
-    from homeassistant.components.device_automation import DeviceAutomationType, async_get_device_automations
-
     publish("naila/alerts/front_door/person_detected", alert())
     await hass.async_block_till_done()
-    zone_device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "naila/zones/front_door")})
+    zone_device = dr.async_get(hass).async_get_device(
+        identifiers={(DOMAIN, "naila/zones/front_door")}
+    )
     triggers = await async_get_device_automations(
         hass, DeviceAutomationType.TRIGGER, [zone_device.id]
     )

@@ -4,10 +4,9 @@ import json
 import logging
 
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
 from homeassistant.const import STATE_ON
 from homeassistant.core import HomeAssistant, valid_entity_id
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from .payloads import alert, camera_status, device_status
 
@@ -21,7 +20,10 @@ REJECTED = {
     "status_array": ("naila/devices/d1/status", "[]"),
     "status_null": ("naila/devices/d1/status", "null"),
     "status_online_string": ("naila/devices/d1/status", {"device_id": "d1", "online": "yes"}),
-    "status_capabilities_string": ("naila/devices/d1/status", {"online": True, "capabilities": "camera"}),
+    "status_capabilities_string": (
+        "naila/devices/d1/status",
+        {"online": True, "capabilities": "camera"},
+    ),
     "status_id_mismatch": ("naila/devices/d1/status", device_status("d2")),
     "status_oversized": ("naila/devices/d1/status", {**device_status("d1"), "pad": "x" * BIG}),
     "device_id_space": ("naila/devices/bad id/status", device_status("bad id")),
@@ -33,18 +35,27 @@ REJECTED = {
     "metrics_not_json": ("naila/gateway/metrics", "cpu=3"),
     "alert_not_json": ("naila/alerts/front_door/person_detected", "person!"),
     "alert_empty": ("naila/alerts/front_door/person_detected", ""),
-    "alert_confidence_string": ("naila/alerts/front_door/person_detected", alert(confidence="high")),
+    "alert_confidence_string": (
+        "naila/alerts/front_door/person_detected",
+        alert(confidence="high"),
+    ),
     "alert_confidence_range": ("naila/alerts/front_door/person_detected", alert(confidence=5)),
     "alert_confidence_bool": ("naila/alerts/front_door/person_detected", alert(confidence=True)),
     "alert_zone_mismatch": ("naila/alerts/front_door/person_detected", alert(zone="garage")),
-    "alert_type_mismatch": ("naila/alerts/front_door/person_detected", alert(alert_type="fall_detected")),
+    "alert_type_mismatch": (
+        "naila/alerts/front_door/person_detected",
+        alert(alert_type="fall_detected"),
+    ),
     "alert_zone_odd": ("naila/alerts/front door!/person_detected", alert(zone="front door!")),
     "alert_type_odd": ("naila/alerts/front_door/per$on", alert(alert_type="per$on")),
     "alert_zone_too_long": (f"naila/alerts/{'z' * 65}/person_detected", alert(zone="z" * 65)),
     "alert_source_odd": ("naila/alerts/front_door/person_detected", alert(source="cam/../x")),
     "alert_source_number": ("naila/alerts/front_door/person_detected", alert(source=42)),
     "alert_oversized": ("naila/alerts/front_door/person_detected", {**GOOD, "pad": "x" * BIG}),
-    "snapshot_bad_base64": ("naila/devices/cam/media/snapshot", {"request_id": "r", "format": "jpeg", "data": "***"}),
+    "snapshot_bad_base64": (
+        "naila/devices/cam/media/snapshot",
+        {"request_id": "r", "format": "jpeg", "data": "***"},
+    ),
     "snapshot_no_data": ("naila/devices/cam/media/snapshot", {"request_id": "r", "format": "jpeg"}),
     "snapshot_gif": ("naila/devices/cam/media/snapshot", {"format": "gif", "data": "R0lGOD=="}),
     "snapshot_video": ("naila/devices/cam/media/snapshot", {"media_type": "video", "data": "AAAA"}),
@@ -113,7 +124,11 @@ async def test_wrong_metric_types_become_unknown(
 ) -> None:
     publish("naila/gateway/metrics", '{"cpu_percent": "lots", "sessions": NaN, "utterances": true}')
     await hass.async_block_till_done()
-    for entity_id in ("sensor.naila_gateway_cpu_usage", "sensor.naila_gateway_active_sessions", "sensor.naila_gateway_utterances"):
+    for entity_id in (
+        "sensor.naila_gateway_cpu_usage",
+        "sensor.naila_gateway_active_sessions",
+        "sensor.naila_gateway_utterances",
+    ):
         assert hass.states.get(entity_id).state == "unknown", entity_id
     _assert_nothing_broke(hass, entry, settled)
 
@@ -121,8 +136,14 @@ async def test_wrong_metric_types_become_unknown(
 async def test_odd_but_valid_ids_give_clean_entity_ids(
     hass: HomeAssistant, entry: MockConfigEntry, publish
 ) -> None:
-    publish("naila/devices/Cam-1.front:2/status", camera_status("Cam-1.front:2", name="Front (left) cam!"), True)
-    publish("naila/alerts/Front-Door/person_detected", alert(zone="Front-Door", source="Cam-1.front:2"))
+    publish(
+        "naila/devices/Cam-1.front:2/status",
+        camera_status("Cam-1.front:2", name="Front (left) cam!"),
+        True,
+    )
+    publish(
+        "naila/alerts/Front-Door/person_detected", alert(zone="Front-Door", source="Cam-1.front:2")
+    )
     await hass.async_block_till_done()
     ids = set(hass.states.async_entity_ids())
     assert all(valid_entity_id(entity_id) for entity_id in ids)

@@ -3,14 +3,14 @@
 import json
 
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.typing import MqttMockHAClient
-
-from custom_components.naila.const import CONF_ALERT_TYPES, CONF_OFF_DELAY, CONF_PREFIX, DOMAIN
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from custom_components.naila.const import CONF_ALERT_TYPES, CONF_OFF_DELAY, CONF_PREFIX, DOMAIN
 
 
 def _discovery(payload: str | bytes, topic: str = "naila/gateway/status") -> MqttServiceInfo:
@@ -39,7 +39,9 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, mqtt: MqttMockHAClie
     assert result["result"].unique_id == "home/naila"
 
 
-@pytest.mark.parametrize("prefix", ["", "a/+/b", "a/#", "/naila", "naila/", "a//b", "$SYS", "my naila"])
+@pytest.mark.parametrize(
+    "prefix", ["", "a/+/b", "a/#", "/naila", "naila/", "a//b", "$SYS", "my naila"]
+)
 async def test_user_flow_rejects_bad_prefix(
     hass: HomeAssistant, mqtt: MqttMockHAClient, prefix: str
 ) -> None:
@@ -103,9 +105,7 @@ async def test_reconfigure_refuses_prefix_of_other_entry(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "prefix_in_use"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_PREFIX: "a/+"}
-    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_PREFIX: "a/+"})
     assert result["errors"] == {"base": "invalid_prefix"}
 
 

@@ -3,16 +3,16 @@
 from typing import Any
 
 import pytest
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 
 from custom_components.naila.const import CONF_OFF_DELAY
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 
 from .payloads import alert, camera_status
 
@@ -26,7 +26,9 @@ async def test_diagnostics_redacts_credentials(
     hass: HomeAssistant, entry: MockConfigEntry, publish, hass_client
 ) -> None:
     assert await async_setup_component(hass, "diagnostics", {})
-    publish("naila/gateway/status", {"online": True, "gateway_id": "pi-gw", "version": "0.1.0"}, True)
+    publish(
+        "naila/gateway/status", {"online": True, "gateway_id": "pi-gw", "version": "0.1.0"}, True
+    )
     publish("naila/devices/cam/status", camera_status("cam"), True)
     publish("naila/alerts/hall/person_detected", alert(zone="hall", source="cam"))
     publish("naila/devices/cam/status", "{oops")
@@ -47,7 +49,10 @@ async def test_diagnostics_redacts_credentials(
     assert hub["gateway"]["id"] == "pi-gw"
     assert hub["devices"]["cam"]["capabilities"] == ["camera"]
     assert hub["zones"] == ["hall"]
-    assert hub["alert_sensors"] == ["devices/cam/alert/person_detected", "zones/hall/alert/person_detected"]
+    assert hub["alert_sensors"] == [
+        "devices/cam/alert/person_detected",
+        "zones/hall/alert/person_detected",
+    ]
     assert hub["rejected_messages"] == {"device_status": 1}
     assert "hunter2" not in str(diagnostics)
 
@@ -99,7 +104,9 @@ async def test_unload_leaves_nothing_behind(
     assert _naila_subscriptions(hass) == {"naila/gateway/status"}
     assert _naila_dispatcher_signals(hass, entry) == []
     assert _alert_off_timers(hass) == []
-    assert hass.states.get("binary_sensor.naila_zone_hall_person_detected").state == STATE_UNAVAILABLE
+    assert (
+        hass.states.get("binary_sensor.naila_zone_hall_person_detected").state == STATE_UNAVAILABLE
+    )
 
     # Messages after unload change nothing and raise nothing.
     publish("naila/alerts/hall/person_detected", alert(zone="hall"))

@@ -2,15 +2,17 @@
 
 import base64
 
+from homeassistant.components import mqtt as ha_mqtt
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.naila.const import DOMAIN
-from homeassistant.components import mqtt as ha_mqtt
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from .payloads import JPEG, camera_status, device_status
 
@@ -22,7 +24,9 @@ async def test_gateway_and_server_follow_status_and_last_will(
     hass: HomeAssistant, entry: MockConfigEntry, publish
 ) -> None:
     assert hass.states.get(GATEWAY).state == STATE_UNKNOWN
-    publish("naila/gateway/status", {"online": True, "gateway_id": "pi-gw", "version": "0.2.0"}, True)
+    publish(
+        "naila/gateway/status", {"online": True, "gateway_id": "pi-gw", "version": "0.2.0"}, True
+    )
     publish("naila/server/status", {"online": True, "server_id": "ai-1", "services": ["stt"]}, True)
     await hass.async_block_till_done()
     assert hass.states.get(GATEWAY).state == STATE_ON
@@ -96,9 +100,13 @@ async def test_mqtt_disconnect_makes_entities_unavailable(
 async def test_device_from_retained_status(
     hass: HomeAssistant, entry: MockConfigEntry, publish
 ) -> None:
-    publish("naila/devices/kitchen_hub/status", device_status("kitchen_hub", name="Kitchen hub"), True)
+    publish(
+        "naila/devices/kitchen_hub/status", device_status("kitchen_hub", name="Kitchen hub"), True
+    )
     await hass.async_block_till_done()
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "naila/devices/kitchen_hub")})
+    device = dr.async_get(hass).async_get_device(
+        identifiers={(DOMAIN, "naila/devices/kitchen_hub")}
+    )
     assert device.name == "Kitchen hub"
     assert device.sw_version == "1.2.0"
     assert device.model == "Voice device"
@@ -162,7 +170,7 @@ async def test_camera_image_entity_shows_last_snapshot(
     state = hass.states.get("image.front_cam_snapshot")
     assert state.state == "2026-01-15T10:30:00+00:00"
     client = await hass_client()
-    response = await client.get(f"/api/image_proxy/image.front_cam_snapshot")
+    response = await client.get("/api/image_proxy/image.front_cam_snapshot")
     assert response.status == 200
     assert response.content_type == "image/jpeg"
     assert await response.read() == JPEG
@@ -172,14 +180,18 @@ async def test_remove_config_entry_device(
     hass: HomeAssistant, entry: MockConfigEntry, publish, hass_ws_client
 ) -> None:
     """Offline devices may be removed from the UI; online ones and the gateway may not."""
-    assert await __import__("homeassistant.setup").setup.async_setup_component(hass, "config", {})
+    assert await async_setup_component(hass, "config", {})
     publish("naila/devices/a/status", device_status("a"), True)
     publish("naila/devices/b/status", device_status("b"), True)
     publish("naila/devices/b/status", {"device_id": "b", "online": False})
     await hass.async_block_till_done()
     registry = dr.async_get(hass)
     client = await hass_ws_client(hass)
-    for identifier, removable in (("naila/devices/a", False), ("naila/devices/b", True), ("naila/gateway", False)):
+    for identifier, removable in (
+        ("naila/devices/a", False),
+        ("naila/devices/b", True),
+        ("naila/gateway", False),
+    ):
         device = registry.async_get_device(identifiers={(DOMAIN, identifier)})
         response = await client.remove_device(device.id, entry.entry_id)
         assert response["success"] is removable, identifier

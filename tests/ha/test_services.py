@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
-
-from custom_components.naila.const import DOMAIN
 from homeassistant.components import mqtt as ha_mqtt
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.naila.const import DOMAIN
 
 from .payloads import JPEG, camera_status, device_status
 
@@ -28,18 +28,21 @@ Responder = Callable[[str, dict[str, Any]], Any]
 async def responder(hass: HomeAssistant, entry: MockConfigEntry, publish):
     """Subscribe like a device/server would; `answer(topic, fn)` replies with fn(request)."""
     requests: list[tuple[str, dict[str, Any]]] = []
+    seen = asyncio.Event()
 
     async def answer(topic_filter: str, reply: Responder | None) -> None:
         @callback
         def _on_request(msg: ha_mqtt.ReceiveMessage) -> None:
             request = json.loads(msg.payload)
             requests.append((msg.topic, request))
+            seen.set()
             if reply is not None and (response := reply(msg.topic, request)) is not None:
                 publish(*response)
 
         entry.async_on_unload(await ha_mqtt.async_subscribe(hass, topic_filter, _on_request, 1))
 
     answer.requests = requests
+    answer.seen = seen
     return answer
 
 
@@ -72,7 +75,9 @@ async def _call(hass: HomeAssistant, service: str, data: dict[str, Any], respons
     )
 
 
-async def test_request_snapshot_returns_picture(hass: HomeAssistant, camera: str, responder) -> None:
+async def test_request_snapshot_returns_picture(
+    hass: HomeAssistant, camera: str, responder
+) -> None:
     await responder("naila/devices/front_cam/media/request", _snapshot_reply)
     result = await _call(hass, "request_snapshot", {"device_id": camera, "quality": 70})
     [(topic, request)] = responder.requests
@@ -87,7 +92,9 @@ async def test_request_snapshot_returns_picture(hass: HomeAssistant, camera: str
     assert hass.states.get("image.front_cam_snapshot").state == "2026-01-15T10:30:00+00:00"
 
 
-async def test_request_snapshot_by_naila_device_id(hass: HomeAssistant, camera: str, responder) -> None:
+async def test_request_snapshot_by_naila_device_id(
+    hass: HomeAssistant, camera: str, responder
+) -> None:
     await responder("naila/devices/front_cam/media/request", _snapshot_reply)
     result = await _call(hass, "request_snapshot", {"device_id": "front_cam"})
     assert result["device_id"] == "front_cam"
@@ -101,8 +108,7 @@ async def test_request_snapshot_ignores_other_request_ids(
 
     await responder("naila/devices/front_cam/media/request", wrong_reply)
     task = hass.async_create_task(_call(hass, "request_snapshot", {"device_id": camera}))
-    while not responder.requests:
-        await asyncio.sleep(0)
+    await responder.seen.wait()
     freezer.tick(timedelta(seconds=11))
     async_fire_time_changed(hass)
     with pytest.raises(HomeAssistantError) as err:
@@ -116,11 +122,14 @@ def entry_pending(hass: HomeAssistant) -> int:
     return entry.runtime_data.hub.as_diagnostics()["pending_requests"]
 
 
-async def test_request_snapshot_timeout(hass: HomeAssistant, camera: str, responder, freezer) -> None:
+async def test_request_snapshot_timeout(
+    hass: HomeAssistant, camera: str, responder, freezer
+) -> None:
     await responder("naila/devices/front_cam/media/request", None)
-    task = hass.async_create_task(_call(hass, "request_snapshot", {"device_id": camera, "timeout": 3}))
-    while not responder.requests:
-        await asyncio.sleep(0)
+    task = hass.async_create_task(
+        _call(hass, "request_snapshot", {"device_id": camera, "timeout": 3})
+    )
+    await responder.seen.wait()
     freezer.tick(timedelta(seconds=4))
     async_fire_time_changed(hass, dt_util.utcnow())
     with pytest.raises(HomeAssistantError) as err:
@@ -150,7 +159,9 @@ async def test_request_snapshot_offline_device(hass: HomeAssistant, camera: str,
 
 async def test_announce_publishes_command(hass: HomeAssistant, camera: str, responder) -> None:
     await responder("naila/devices/kitchen/command", None)
-    assert await _call(hass, "announce", {"device_id": "kitchen", "message": "Dinner"}, False) is None
+    assert (
+        await _call(hass, "announce", {"device_id": "kitchen", "message": "Dinner"}, False) is None
+    )
     await hass.async_block_till_done()
     [(topic, command)] = responder.requests
     assert topic == "naila/devices/kitchen/command"
@@ -198,8 +209,7 @@ async def test_announce_timeout(hass: HomeAssistant, camera: str, responder, fre
     task = hass.async_create_task(
         _call(hass, "announce", {"device_id": "kitchen", "message": "Hi", "timeout": 5})
     )
-    while not responder.requests:
-        await asyncio.sleep(0)
+    await responder.seen.wait()
     freezer.tick(timedelta(seconds=6))
     async_fire_time_changed(hass)
     with pytest.raises(HomeAssistantError) as err:
@@ -298,7 +308,11 @@ async def test_ask_server_error(hass: HomeAssistant, entry: MockConfigEntry, res
         session = topic.split("/")[2]
         return (
             f"naila/uploads/{session}/reply",
-            {"session_id": session, "status": "error", "error": {"code": "llm", "message": "model not loaded"}},
+            {
+                "session_id": session,
+                "status": "error",
+                "error": {"code": "llm", "message": "model not loaded"},
+            },
         )
 
     await responder("naila/uploads/+/text", failing)
@@ -311,8 +325,7 @@ async def test_ask_server_error(hass: HomeAssistant, entry: MockConfigEntry, res
 async def test_ask_timeout(hass: HomeAssistant, entry: MockConfigEntry, responder, freezer) -> None:
     await responder("naila/uploads/+/text", None)
     task = hass.async_create_task(_call(hass, "ask", {"text": "Anyone?"}))
-    while not responder.requests:
-        await asyncio.sleep(0)
+    await responder.seen.wait()
     freezer.tick(timedelta(seconds=61))
     async_fire_time_changed(hass)
     with pytest.raises(HomeAssistantError) as err:

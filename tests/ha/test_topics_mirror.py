@@ -8,8 +8,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from custom_components.naila import const  # noqa: E402
-from naila_protocol import topics as protocol  # noqa: E402
+from custom_components.naila import const
+from naila_protocol import topics as protocol
 
 PREFIXES = ["naila", "home/naila", "x"]
 DEVICE_IDS = ["living_room", "cam-1.front:2"]
