@@ -79,7 +79,7 @@ async def test_snapshot_times_out_when_device_is_silent(svc, camera) -> None:
     started = time.monotonic()
     with pytest.raises(SnapshotTimeoutError):
         await svc.request_snapshot("kitchen_cam", wait=0.5)
-    assert 0.5 <= time.monotonic() - started < 2
+    assert 0.5 <= time.monotonic() - started < 5
     assert len(camera.requests) == 1 and not svc._pending
 
 
