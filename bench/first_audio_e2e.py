@@ -175,7 +175,7 @@ async def anchor_turns(
         if results is not None:
             results.anchor.append(timing)
             print(
-                f"  anchor {i + 1:2d} {timing.end_to_end_ms:6.0f} ms  {timing.transcript!r}",
+                f"  anchor {first_number + i:2d} {timing.end_to_end_ms:6.0f} ms  {timing.transcript!r}",
                 flush=True,
             )
 
