@@ -101,6 +101,7 @@ class VoiceSession(RequestListener):
         )
         self._utterance_id: str | None = None
         self._utterance_streamed = False
+        self._stream_broken = False
         self._sent_frames = 0
         self._resampler: Resampler | None = None
         self._last_speech_at: float | None = None
@@ -123,6 +124,7 @@ class VoiceSession(RequestListener):
         if (
             self.detector.active
             and self.config.streaming
+            and not self._stream_broken
             and (unsent >= self.config.chunk_frames or event)
         ):
             await self._send_chunk()
@@ -134,6 +136,7 @@ class VoiceSession(RequestListener):
     def _begin_utterance(self) -> None:
         self._utterance_id = new_request_id()
         self._utterance_streamed = False
+        self._stream_broken = False
         self._sent_frames = 0
         self._resampler = Resampler(WEBRTC_RATE, self.config.sample_rate)
         self.log.debug("utterance %s started", self._utterance_id)
@@ -159,6 +162,8 @@ class VoiceSession(RequestListener):
         )
         if await self.server.send(frame):
             self._utterance_streamed = True
+        else:
+            self._stream_broken = True
 
     async def _finish_utterance(self) -> None:
         request_id, self._utterance_id = self._utterance_id, None
@@ -168,7 +173,14 @@ class VoiceSession(RequestListener):
         self.metrics.utterances += 1
         duration_ms = round(len(frames) * FRAME_SECONDS * 1000)
         speech_end = self._last_speech_at
-        if self.config.streaming:
+        if self.config.streaming and self._stream_broken:
+            # chunks were lost with a server connection: send it all again as one FINAL
+            self.server.forget(request_id)
+            request_id = new_request_id()
+            whole = Resampler(WEBRTC_RATE, self.config.sample_rate)
+            tail = whole.process(np.concatenate(frames)).tobytes() + whole.flush().tobytes()
+            kind = FrameKind.FINAL
+        elif self.config.streaming:
             tail = self._unsent_pcm_from(frames) + self._resampler.flush().tobytes()
             kind = FrameKind.FINAL
         else:
@@ -204,7 +216,7 @@ class VoiceSession(RequestListener):
         request_id, self._utterance_id = self._utterance_id, None
         self.detector.take_frames()
         self._resampler = None
-        if request_id is not None and self._utterance_streamed:
+        if request_id is not None and self._utterance_streamed and not self._stream_broken:
             await self.server.cancel(self.device_id, request_id)
         self.log.debug("utterance %s too short: discarded", request_id)
 
@@ -319,12 +331,15 @@ class VoiceSession(RequestListener):
             self._publish_reply(reply)
 
     def on_request_failed(self, request_id: str, reason: str) -> None:
+        if request_id == self._utterance_id:
+            self._stream_broken = True  # still being spoken: resent whole when it ends
+            return
         reply = self._replies.pop(request_id, None)
         if reply is not None and reply.announce:
             self._publish(
                 "error", request_id=request_id, code=reason, message=f"announce failed: {reason}"
             )
-        elif reply is not None or request_id == self._utterance_id:
+        elif reply is not None:
             self._publish(reason, request_id=request_id)
 
     async def close(self) -> None:

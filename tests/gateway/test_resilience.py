@@ -93,3 +93,28 @@ async def test_two_devices_at_once(make_gateway, make_device, reply_server) -> N
     finals = {f.device_id: f.request_id for f in reply_server.requests(FrameKind.FINAL)}
     assert finals == {"left": turns[0].event["request_id"], "right": turns[1].event["request_id"]}
     assert turns[0].event["device_id"] == "left" and turns[1].event["device_id"] == "right"
+
+
+async def test_server_reconnect_mid_utterance_resends_it_whole(
+    make_gateway, make_device, reply_server
+) -> None:
+    gateway = await make_gateway(ai_server_port=reply_server.port)
+    device = await make_device("hallway")
+    await device.wait_connected()
+    await gateway.server.wait_connected()
+
+    speaking = asyncio.create_task(device.turn(tone(2.5)))
+    await asyncio.sleep(0.8)  # chunks of this utterance are on the old connection
+    assert reply_server.requests(FrameKind.CHUNK)
+    await reply_server.stop()
+    restarted = ReplyServer(port=reply_server.port)
+    await restarted.start()
+    try:
+        turn = await speaking
+        assert turn.event is not None and turn.first_audio_ms is not None
+        (final,) = restarted.requests(FrameKind.FINAL)
+        assert not restarted.requests(FrameKind.CHUNK)
+        assert 2.5 <= len(final.payload) / 2 / 16000 <= 2.5 + 0.3 + 0.4
+        assert turn.event["request_id"] == final.request_id
+    finally:
+        await restarted.stop()
