@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ from bench.anchor_llm import AnchorLlm
 from bench.procs import ServerProcess, free_port
 from wyoming_bridge.llm import LlmSettings
 from wyoming_bridge.models import resolve_models
+from wyoming_bridge.stt import SttSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -59,10 +59,10 @@ class AnchorConfig:
     """NAILA's own LLM settings (system prompt, max tokens, sampling, threads)."""
     language: str = "en"
     compute_type: str = "int8"
-    beam_size: int = 1
+    beam_size: int = field(default_factory=lambda: SttSettings().beam_size)
     """NAILA's default; 0 = wyoming-faster-whisper's own default (5 on x86, 1 on ARM)."""
-    cpu_threads: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
-    """wyoming-faster-whisper's default is 4; never more threads than cores."""
+    cpu_threads: int = field(default_factory=lambda: SttSettings().cpu_threads)
+    """NAILA's own (0 = CTranslate2's default, 4); wyoming-faster-whisper's default is also 4."""
     python: str = sys.executable
     """Interpreter that has wyoming-faster-whisper and wyoming-piper installed."""
 

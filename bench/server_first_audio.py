@@ -35,6 +35,8 @@ SERVER_GOAL = 0.7
 END_TO_END_GOAL = 0.5
 MODES = ("stream", "chunked")
 NAILA_START_TIMEOUT_S = 300.0
+NAILA_STAGES = ("stt_ms", "llm_first_token_ms", "tts_first_chunk_ms", "first_audio_ms")
+"""ReplySummary timings the server reports in END frames (measured inside the server)."""
 
 
 @dataclass(slots=True)
@@ -190,7 +192,10 @@ async def run_bench(args: argparse.Namespace) -> list[UtteranceResults]:
                 await naila.wait_ready(
                     lambda: tcp_accepts("127.0.0.1", port), NAILA_START_TIMEOUT_S
                 )
-                print(f"servers ready; warming up ({args.warmup} turns each) ...", flush=True)
+                print(f"servers ready; anchor whisper beam {config.beam_size}, cpu threads "
+                      f"{config.cpu_threads} (0 = CTranslate2 default); NAILA requests at "
+                      f"{args.naila_rate} Hz; warming up ({args.warmup} turns each) ...",
+                      flush=True)  # fmt: skip
                 for index in range(args.warmup):
                     for mode in modes:
                         await naila_turn(args, port, utterances[0], mode, f"warm{index}{mode}")
@@ -264,6 +269,13 @@ def report(args: argparse.Namespace, results: list[UtteranceResults]) -> None:
         verdict = "meets" if ratio <= SERVER_GOAL else "misses"
         print(f"NAILA {mode:7} server-only median {naila_median:.0f} ms over {len(naila_all)} "
               f"samples; ratio NAILA/anchor {ratio:.2f} (goal <= {SERVER_GOAL}: {verdict})")  # fmt: skip
+        stages = {
+            stage: _median([t.summary.timings[stage] for r in results for t in r.naila[mode]
+                            if stage in t.summary.timings])
+            for stage in NAILA_STAGES
+        }  # fmt: skip
+        print("    server's own stage timings (median ms): "
+              + ", ".join(f"{name} {value:.0f}" for name, value in stages.items()))  # fmt: skip
     print()
     print(f"End to end (last speech sample -> first reply byte of the server), ms: anchor = "
           f"{HA_VAD_SILENCE_S * 1000:.0f} (HA VAD silence) + server; NAILA = {hangover_ms} "
