@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from naila_protocol.framing import (
+    NO_REQUEST,
+    ErrorCode,
     Frame,
     FrameError,
     FrameKind,
     ReplySummary,
     encode_frame,
+    error_frame,
     read_frame,
 )
 
@@ -38,6 +41,8 @@ class ReplyServer:
     """Seconds of sending per second of reply audio (1.0 = real time, like streamed TTS)."""
     """Seconds before the first reply chunk (stands in for STT+LLM+TTS)."""
     port: int = 0
+    token: str | None = None
+    """When set, the first frame must be AUTH with this token (else ERROR unauthorized)."""
     received: list[Frame] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)
@@ -67,6 +72,16 @@ class ReplyServer:
         self.connections += 1
         self._writers.add(writer)
         try:
+            if self.token is not None:
+                first = await read_frame(reader)
+                if (
+                    first is None
+                    or first.kind is not FrameKind.AUTH
+                    or first.payload != self.token.encode()
+                ):
+                    writer.write(encode_frame(error_frame(ErrorCode.UNAUTHORIZED, "bad token")))
+                    return
+                writer.write(encode_frame(Frame(NO_REQUEST, 0, NO_REQUEST, FrameKind.AUTH_OK)))
             while (frame := await read_frame(reader)) is not None:
                 self.received.append(frame)
                 if frame.kind is FrameKind.CANCEL:

@@ -118,3 +118,20 @@ async def test_server_reconnect_mid_utterance_resends_it_whole(
         assert turn.event["request_id"] == final.request_id
     finally:
         await restarted.stop()
+
+
+async def test_auth_token(make_gateway, make_device) -> None:
+    server = ReplyServer(token="s3cret")
+    await server.start()
+    try:
+        wrong = await make_gateway(
+            ai_server_port=server.port, ai_server_token="guess", gateway_id="wrong"
+        )
+        right = await make_gateway(
+            ai_server_port=server.port, ai_server_token="s3cret", gateway_id="right"
+        )
+        await asyncio.wait_for(right.server.wait_connected(), 5)
+        await asyncio.sleep(0.5)
+        assert not wrong.server.connected and server.connections >= 2
+    finally:
+        await server.stop()
