@@ -88,11 +88,11 @@ class Peer:
         self.client.loop_stop()
 
 
-async def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
+async def _until(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Poll `check` (state written by HA's MQTT thread hand-off) for up to `seconds`."""
+    async with asyncio.timeout(seconds):
+        while not check():
+            await asyncio.sleep(0.02)
 
 
 def _subscribed(hass: HomeAssistant) -> bool:
@@ -152,7 +152,7 @@ async def test_alert_and_snapshot_through_real_broker(
     zone = "binary_sensor.naila_zone_front_door_person_detected"
     await _until(lambda: getattr(hass.states.get(zone), "state", None) == "on")
     # Off again after the 1 s delay (real time here).
-    await _until(lambda: hass.states.get(zone).state == "off", timeout=5)
+    await _until(lambda: hass.states.get(zone).state == "off", seconds=5)
 
     def device(request: dict[str, Any]) -> None:
         peer.publish(
