@@ -12,6 +12,7 @@ from wyoming_bridge.audio_socket import AudioSocketSettings
 from wyoming_bridge.engines import Engines, load_engines
 from wyoming_bridge.gateway_connection import ConnectionLimits
 from wyoming_bridge.llm import LlmSettings
+from wyoming_bridge.pipeline import ContextProvider
 from wyoming_bridge.stt import SttSettings
 from wyoming_bridge.tts import TtsSettings
 
@@ -39,6 +40,7 @@ async def make_server(engines: Engines) -> AsyncIterator[ServerFactory]:
         *,
         settings: ServerSettings | None = None,
         limits: ConnectionLimits | None = None,
+        context_provider: ContextProvider | None = None,
         **socket_fields: Any,
     ) -> NailaServer:
         settings = settings or ServerSettings()
@@ -46,7 +48,7 @@ async def make_server(engines: Engines) -> AsyncIterator[ServerFactory]:
         settings.audio_socket = AudioSocketSettings(
             host="127.0.0.1", port=0, limits=limits or ConnectionLimits(), **socket_fields
         )
-        server = NailaServer(settings, engines)
+        server = NailaServer(settings, engines, context_provider=context_provider)
         await server.start()
         servers.append(server)
         return server

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from naila_protocol.framing import Frame, FrameKind
+from tests.server.conftest import ServerFactory
 from tests.server.wire import connect, pcm_bytes, silence
 from wyoming_bridge.app import NailaServer
 
@@ -163,3 +164,24 @@ async def test_concurrent_clients_all_answered(
     replies = await asyncio.gather(*(one(i) for i in range(clients)))
     for index, reply in enumerate(replies):
         assert reply is not None and reply.request_id == f"r{index}" and reply.payload
+
+
+async def test_context_provider_sees_device_and_transcript(
+    make_server: ServerFactory, speech: Speech
+) -> None:
+    """The vision hook: called with (device_id, transcript); a slow one never holds the reply."""
+    calls: list[tuple[str, str]] = []
+
+    async def slow_context(device_id: str, text: str) -> str | None:
+        calls.append((device_id, text))
+        await asyncio.sleep(5)  # longer than the pipeline's context timeout
+        return "a red car is parked outside"
+
+    server = await make_server(context_provider=slow_context)
+    async with connect(server.port) as gateway:
+        await gateway.send(
+            Frame("porch", 16000, "v1", FrameKind.STREAM, pcm_bytes(speech(KITCHEN, 16000)))
+        )
+        reply = await gateway.streamed_reply("v1", within=30)
+    assert reply.summary.status == "ok" and reply.pcm
+    assert len(calls) == 1 and calls[0][0] == "porch" and words_in(calls[0][1], KITCHEN)
