@@ -120,7 +120,9 @@ class VisionService:
                     for topic in self.subscriptions:
                         await client.subscribe(topic, qos=QOS_RELIABLE)
                     for device_id in self._snapshot_subs:
-                        await client.subscribe(self.topics.media_snapshot(device_id), qos=1)
+                        await client.subscribe(
+                            self.topics.media_snapshot(device_id), qos=QOS_RELIABLE
+                        )
                     _LOGGER.info("vision service subscribed (group %s)", self.config.share_group)
                     self.ready.set()
                     async for message in client.messages:
