@@ -91,7 +91,7 @@ class Peer:
 async def _until(check: Callable[[], bool], seconds: float = 10.0) -> None:
     """Poll `check` (state written by HA's MQTT thread hand-off) for up to `seconds`."""
     async with asyncio.timeout(seconds):
-        while not check():
+        while not check():  # noqa: ASYNC110 - polls HA state and MQTT client internals
             await asyncio.sleep(0.02)
 
 
