@@ -16,6 +16,8 @@ from naila_gateway.opus import OpusEncoder
 from naila_gateway.pcm import FRAME_SAMPLES, FRAME_SECONDS, WEBRTC_RATE, Resampler, split_frames
 
 SILENCE = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+MAX_CATCH_UP_SECONDS = 1.0
+"""Behind the clock by more than this, the track restarts its clock instead of catching up."""
 
 
 class OutputQueue:
@@ -116,8 +118,8 @@ class PacedOutputTrack(MediaStreamTrack):
         deadline = self._start + self._index * FRAME_SECONDS
         if deadline > now:
             await asyncio.sleep(deadline - now)
-        elif now - deadline > 5 * FRAME_SECONDS:
-            # fell far behind (loop stall): restart the clock rather than burst
+        elif now - deadline > MAX_CATCH_UP_SECONDS:
+            # a long stall: restart the clock; shorter ones are caught up (frames sent at once)
             self.late_frames += 1
             self._start, self._index = now, 0
         self._index += 1

@@ -135,3 +135,23 @@ async def test_auth_token(make_gateway, make_device) -> None:
         assert not wrong.server.connected and server.connections >= 2
     finally:
         await server.stop()
+
+
+async def test_one_device_vanishing_does_not_disturb_another(
+    make_gateway, make_device, reply_server
+) -> None:
+    gateway = await make_gateway(ai_server_port=reply_server.port)
+    steady, flaky = await make_device("steady"), await make_device("flaky")
+    await asyncio.gather(steady.wait_connected(), flaky.wait_connected())
+    steady_session = await wait_for_session(gateway, "steady")
+    flaky_session = await wait_for_session(gateway, "flaky")
+
+    talking = asyncio.create_task(steady.turn(tone(1.0)))
+    await asyncio.sleep(0.3)
+    await flaky.pc.close()  # media gone without any MQTT message
+
+    turn = await talking
+    assert turn.first_audio_ms is not None and turn.event is not None
+    await until(lambda: "flaky" not in gateway.sessions, 40)
+    assert flaky_session.pc.connectionState == "closed"
+    assert gateway.sessions["steady"] is steady_session and steady_session.state == "connected"
