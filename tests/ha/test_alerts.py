@@ -1,16 +1,18 @@
 """Alerts: occupancy binary sensors per zone and camera, zone event entity, naila_alert, device triggers."""
 
+import json
 from datetime import timedelta
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import automation
+from homeassistant.components import mqtt as ha_mqtt
 from homeassistant.components.device_automation import (
     DeviceAutomationType,
     async_get_device_automations,
 )
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
@@ -21,7 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.naila.const import CONF_ALERT_TYPES, CONF_OFF_DELAY, DOMAIN
 
-from .payloads import alert, camera_status
+from .payloads import alert, camera_status, device_status
 
 ZONE_PERSON = "binary_sensor.naila_zone_front_door_person_detected"
 CAM_PERSON = "binary_sensor.front_cam_person_detected"
@@ -140,32 +142,59 @@ async def test_zone_event_entity_and_bus_event(
     assert len(events) == 2
 
 
-async def test_automation_on_naila_alert_event(
+async def test_readme_automation_announces_person_at_front_door(
     hass: HomeAssistant, entry: MockConfigEntry, publish
 ) -> None:
-    """The README example: turn on a light (here: record a call) when a person is detected."""
-    calls = async_capture_events(hass, "test_person_seen")
+    """The example automation of docs/home_assistant.md (minus the porch light)."""
+    commands: list[dict] = []
+
+    @callback
+    def _gateway(msg: ha_mqtt.ReceiveMessage) -> None:
+        commands.append(json.loads(msg.payload))
+
+    entry.async_on_unload(
+        await ha_mqtt.async_subscribe(hass, "naila/devices/kitchen_hub/command", _gateway, 1)
+    )
+    publish("naila/devices/kitchen_hub/status", device_status("kitchen_hub"), True)
     assert await async_setup_component(
         hass,
         automation.DOMAIN,
         {
             automation.DOMAIN: {
-                "triggers": {
-                    "trigger": "event",
-                    "event_type": "naila_alert",
-                    "event_data": {"alert_type": "person_detected", "zone": "front_door"},
-                },
-                "actions": {
-                    "event": "test_person_seen",
-                    "event_data": {"who": "{{ trigger.event.data.source_device }}"},
-                },
+                "alias": "Person at the front door",
+                "triggers": [
+                    {
+                        "trigger": "event",
+                        "event_type": "naila_alert",
+                        "event_data": {"alert_type": "person_detected", "zone": "front_door"},
+                    }
+                ],
+                "conditions": [
+                    {
+                        "condition": "template",
+                        "value_template": "{{ trigger.event.data.confidence | float(0) >= 0.6 }}",
+                    }
+                ],
+                "actions": [
+                    {
+                        "action": "naila.announce",
+                        "data": {
+                            "device_id": "kitchen_hub",
+                            "message": "Someone is at the front door.",
+                        },
+                    }
+                ],
             }
         },
     )
     publish("naila/alerts/back_yard/person_detected", alert(zone="back_yard"))
+    publish("naila/alerts/front_door/person_detected", alert(confidence=0.3))
+    publish("naila/alerts/front_door/fall_detected", alert(alert_type="fall_detected"))
     publish("naila/alerts/front_door/person_detected", alert())
     await hass.async_block_till_done()
-    assert [c.data["who"] for c in calls] == ["front_cam"]
+    assert [(c["command"], c["message"]) for c in commands] == [
+        ("announce", "Someone is at the front door.")
+    ]
 
 
 async def test_device_trigger(hass: HomeAssistant, entry: MockConfigEntry, publish) -> None:

@@ -9,7 +9,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.naila.const import DOMAIN
@@ -198,3 +198,22 @@ async def test_remove_config_entry_device(
     await hass.async_block_till_done()
     assert registry.async_get_device(identifiers={(DOMAIN, "naila/devices/b")}) is None
     assert "b" not in entry.runtime_data.hub.device_ids
+
+
+async def test_device_events_reach_the_bus(
+    hass: HomeAssistant, entry: MockConfigEntry, publish
+) -> None:
+    events = async_capture_events(hass, "naila_device_event")
+    publish(
+        "naila/devices/kitchen/events",
+        {"event": "reply", "device_id": "kitchen", "request_id": "r1", "transcript": "hi"},
+    )
+    await hass.async_block_till_done()
+    assert [e.data for e in events] == [
+        {
+            "device_id": "kitchen",
+            "event": "reply",
+            "prefix": "naila",
+            "data": {"request_id": "r1", "transcript": "hi"},
+        }
+    ]
