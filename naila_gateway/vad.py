@@ -23,7 +23,7 @@ class EnergyVad:
         self.threshold = threshold
 
     async def is_speech(self, frame: np.ndarray) -> bool:
-        return bool(np.abs(frame.astype(np.int32)).mean() > self.threshold)
+        return float(np.abs(frame).sum()) / max(frame.size, 1) > self.threshold
 
     def reset(self) -> None:
         """Stateless."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import pytest
 
@@ -9,7 +10,7 @@ from naila_gateway.audio_out import OutputQueue
 from naila_gateway.cli import config_from_args
 from naila_gateway.config import GatewayConfig
 from naila_gateway.opus import OpusEncoder
-from naila_gateway.pcm import FRAME_SAMPLES
+from naila_gateway.pcm import FRAME_SAMPLES, to_mono
 from naila_gateway.utterance import UtteranceDetector, UtteranceEvent
 from naila_gateway.vad import EnergyVad, SileroVad
 from naila_sim import speak_text, tone
@@ -109,3 +110,14 @@ def test_bad_setting_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         config_from_args(["--vad-mode", "psychic"])
     assert "AUDIO_VAD_MODE" in capsys.readouterr().err
+
+
+def test_to_mono_averages_aiortc_stereo_frames() -> None:
+    left = np.arange(960, dtype=np.int16) * 10
+    right = -np.arange(960, dtype=np.int16) * 4
+    packed = np.stack([left, right], axis=1).reshape(1, -1)
+    frame = av.AudioFrame.from_ndarray(packed, format="s16", layout="stereo")
+    frame.sample_rate = 48000
+    mono = to_mono(frame)
+    assert mono.shape == (960,) and mono.dtype == np.int16
+    assert np.abs(mono.astype(int) - (left.astype(int) + right) // 2).max() <= 1
