@@ -6,11 +6,15 @@ import pytest
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.naila.const import CONF_ALERT_TYPES, CONF_OFF_DELAY, CONF_PREFIX, DOMAIN
+
+from .payloads import device_status
 
 
 def _discovery(payload: str | bytes, topic: str = "naila/gateway/status") -> MqttServiceInfo:
@@ -80,7 +84,12 @@ async def test_user_flow_aborts_when_prefix_configured(
     assert result["reason"] == "already_configured"
 
 
-async def test_reconfigure_changes_prefix(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+async def test_reconfigure_changes_prefix(
+    hass: HomeAssistant, entry: MockConfigEntry, publish
+) -> None:
+    publish("naila/devices/old_dev/status", device_status("old_dev"), True)
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.old_dev_connectivity") is not None
     result = await entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
@@ -93,6 +102,15 @@ async def test_reconfigure_changes_prefix(hass: HomeAssistant, entry: MockConfig
     assert entry.data == {CONF_PREFIX: "house"}
     assert entry.unique_id == "house"
     assert entry.runtime_data.hub.prefix == "house"
+    # Devices and entities of the old prefix are gone; the new prefix has its gateway.
+    registry = dr.async_get(hass)
+    assert registry.async_get_device(identifiers={(DOMAIN, "naila/devices/old_dev")}) is None
+    assert registry.async_get_device(identifiers={(DOMAIN, "naila/gateway")}) is None
+    assert registry.async_get_device(identifiers={(DOMAIN, "house/gateway")}) is not None
+    assert er.async_get(hass).async_get("binary_sensor.old_dev_connectivity") is None
+    publish("house/devices/new_dev/status", device_status("new_dev"), True)
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.new_dev_connectivity").state == "on"
 
 
 async def test_reconfigure_refuses_prefix_of_other_entry(

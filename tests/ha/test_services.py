@@ -338,3 +338,28 @@ async def test_services_without_loaded_entry(hass: HomeAssistant, entry: MockCon
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "ask", {"text": "Hello?"})
     assert err.value.translation_key == "not_loaded"
+
+
+async def test_ask_with_two_entries_needs_a_target(
+    hass: HomeAssistant, entry: MockConfigEntry, responder
+) -> None:
+    other = MockConfigEntry(domain=DOMAIN, unique_id="shed", data={"prefix": "shed"})
+    other.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(other.entry_id)
+    await hass.async_block_till_done()
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "ask", {"text": "Hello?"})
+    assert err.value.translation_key == "ambiguous_entry"
+
+    await responder("shed/uploads/+/text", _shed_server)
+    result = await _call(hass, "ask", {"text": "Hello?", "config_entry_id": other.entry_id})
+    assert result["answer"] == "from the shed"
+    assert await hass.config_entries.async_unload(other.entry_id)
+
+
+def _shed_server(topic: str, upload: dict[str, Any]):
+    session = topic.split("/")[2]
+    return (
+        f"shed/uploads/{session}/reply",
+        {"session_id": session, "status": "ok", "answer": "from the shed"},
+    )
