@@ -109,7 +109,8 @@ class DemoStack:
         self.gateway = ChildProcess(
             "gateway",
             "naila_gateway",
-            ["--gateway-id", self.gateway_id, *s.gateway_args],
+            # metrics every second: readiness below waits for `server_connected`
+            ["--gateway-id", self.gateway_id, "--metrics-interval", "1", *s.gateway_args],
             env={**mqtt_env, "AI_SERVER_HOST": LOCALHOST, "AI_SERVER_PORT": str(self.audio_port)},
             log_path=logs / "gateway.log",
         )
@@ -117,9 +118,9 @@ class DemoStack:
         await self._wait_gateway_online(self.gateway, s.gateway_start_s)
 
     async def _wait_gateway_online(self, gateway: ChildProcess, within_s: float) -> None:
-        """Wait for this gateway's retained `gateway/status` saying online (or its exit)."""
+        """Wait until the gateway is online and connected to the AI server (or exits)."""
         async with asyncio.timeout(within_s):
-            online = asyncio.create_task(self._gateway_status_online())
+            online = asyncio.create_task(self._gateway_ready())
             exited = asyncio.create_task(gateway.wait_exit())
             try:
                 await asyncio.wait({online, exited}, return_when=asyncio.FIRST_COMPLETED)
@@ -131,8 +132,11 @@ class DemoStack:
             return
         raise RuntimeError(f"gateway exited with code {gateway.returncode}:\n{gateway.log_tail()}")
 
-    async def _gateway_status_online(self) -> None:
-        topic = Topics(self.settings.prefix).gateway_status
+    async def _gateway_ready(self) -> None:
+        """This gateway's retained status says online and its metrics say the AI server is
+        connected (before that, utterances would be dropped as 'server_unavailable')."""
+        topics = Topics(self.settings.prefix)
+        online = server_connected = False
         async with aiomqtt.Client(
             self.mqtt_host,
             self.mqtt_port,
@@ -140,12 +144,19 @@ class DemoStack:
             password=self.settings.mqtt_password,
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         ) as client:
-            await client.subscribe(topic, qos=QOS_RELIABLE)
+            await client.subscribe(topics.gateway_status, qos=QOS_RELIABLE)
+            await client.subscribe(topics.gateway_metrics, qos=QOS_RELIABLE)
             async for message in client.messages:
                 with contextlib.suppress(ValueError, TypeError, AttributeError):
-                    status = json.loads(bytes(message.payload))
-                    if status.get("online") and status.get("gateway_id") == self.gateway_id:
-                        return
+                    data = json.loads(bytes(message.payload))
+                    if data.get("gateway_id") != self.gateway_id:
+                        continue
+                    if message.topic.matches(topics.gateway_status):
+                        online = bool(data.get("online"))
+                    else:
+                        server_connected = bool(data.get("server_connected"))
+                if online and server_connected:
+                    return
 
     async def stop(self) -> None:
         """Gateway, then AI server, then the embedded broker; safe to call twice."""
