@@ -12,7 +12,8 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_PREFIX, DOMAIN
-from .hub import GATEWAY, SERVER, NailaConfigEntry, NailaData, NailaHub
+from .hub import NailaConfigEntry, NailaData, NailaHub
+from .models import GATEWAY, SERVER
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [

@@ -13,14 +13,13 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from .entity import NailaEntity
-from .hub import (
+from .hub import NailaConfigEntry, NailaHub
+from .models import (
     GATEWAY,
     SERVER,
     SIGNAL_NEW_ALERT_SENSOR,
     SIGNAL_NEW_DEVICE,
     AlertSensorSpec,
-    NailaConfigEntry,
-    NailaHub,
     device_key,
     status_key,
 )

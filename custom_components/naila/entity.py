@@ -8,7 +8,8 @@ from homeassistant.core import callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 
-from .hub import SIGNAL_CONNECTION, NailaHub
+from .hub import NailaHub
+from .models import SIGNAL_CONNECTION
 
 
 class NailaEntity(Entity):

@@ -9,7 +9,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import KNOWN_ALERT_TYPES
 from .entity import NailaEntity
-from .hub import SIGNAL_NEW_ZONE, NailaConfigEntry, NailaHub, zone_event_key
+from .hub import NailaConfigEntry, NailaHub
+from .models import SIGNAL_NEW_ZONE, zone_event_key
 from .payloads import Alert
 
 PARALLEL_UPDATES = 0

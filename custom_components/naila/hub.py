@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -15,7 +13,6 @@ from homeassistant.components import mqtt
 from homeassistant.components.mqtt import ReceiveMessage
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
@@ -37,14 +34,29 @@ from .const import (
     QOS_TELEMETRY,
     Topics,
 )
+from .models import (
+    GATEWAY,
+    GATEWAY_METRIC_KEYS,
+    SERVER,
+    SERVER_METRIC_KEYS,
+    SIGNAL_CONNECTION,
+    SIGNAL_NEW_ALERT_SENSOR,
+    SIGNAL_NEW_CAMERA,
+    SIGNAL_NEW_DEVICE,
+    SIGNAL_NEW_ZONE,
+    AlertSensorSpec,
+    device_key,
+    metrics_key,
+    snapshot_key,
+    status_key,
+    zone_event_key,
+)
 from .payloads import (
     Alert,
-    DeviceEvent,
     DeviceStatus,
     PayloadError,
     ServiceStatus,
     Snapshot,
-    UploadReply,
     check_device_id,
     decode_json,
     match_filter,
@@ -56,75 +68,9 @@ from .payloads import (
     parse_snapshot,
     parse_upload_reply,
 )
+from .requests import NailaRequests
 
 _LOGGER = logging.getLogger(__name__)
-
-GATEWAY = "gateway"
-SERVER = "server"
-GATEWAY_METRIC_KEYS = (
-    "sessions",
-    "cpu_percent",
-    "frames_in",
-    "frames_out",
-    "frames_dropped",
-    "utterances",
-    "last_first_audio_ms",
-    "server_connected",
-)
-SERVER_METRIC_KEYS = (
-    "stt_ms",
-    "llm_first_token_ms",
-    "tts_first_chunk_ms",
-    "first_audio_ms",
-    "total_ms",
-    "requests_total",
-    "active_requests",
-)
-
-# Dispatcher keys (see NailaHub.signal); entities listen to the key of their data.
-SIGNAL_CONNECTION = "connection"
-SIGNAL_NEW_DEVICE = "new_device"
-SIGNAL_NEW_CAMERA = "new_camera"
-SIGNAL_NEW_ZONE = "new_zone"
-SIGNAL_NEW_ALERT_SENSOR = "new_alert_sensor"
-
-
-def status_key(source: str) -> str:
-    """Key of the gateway/server status updates."""
-    return f"{source}/status"
-
-
-def metrics_key(source: str) -> str:
-    """Key of the gateway/server metrics updates."""
-    return f"{source}/metrics"
-
-
-def device_key(device_id: str) -> str:
-    """Key of one device's status updates."""
-    return f"devices/{device_id}/status"
-
-
-def snapshot_key(device_id: str) -> str:
-    """Key of one device's snapshots."""
-    return f"devices/{device_id}/snapshot"
-
-
-def zone_event_key(zone: str) -> str:
-    """Key of the alerts of one zone (event entity)."""
-    return f"zones/{zone}/event"
-
-
-@dataclass(frozen=True, slots=True)
-class AlertSensorSpec:
-    """One alert binary_sensor: per zone or per source device, and alert type."""
-
-    scope: str  # "zones" or "devices"
-    name: str
-    alert_type: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.scope}/{self.name}/alert/{self.alert_type}"
 
 
 @dataclass(slots=True)
@@ -160,9 +106,7 @@ class NailaHub:
         self.last_alerts: dict[str, tuple[Alert, datetime]] = {}
         self.last_zone_alert: dict[str, Alert] = {}
         self.rejected: Counter[str] = Counter()
-        self._snapshot_waiters: dict[str, asyncio.Future[Snapshot]] = {}
-        self._event_waiters: dict[str, asyncio.Future[DeviceEvent]] = {}
-        self._reply_waiters: dict[str, asyncio.Future[UploadReply]] = {}
+        self.requests = NailaRequests(hass, self.topics)
 
     # ---- identifiers -------------------------------------------------------------
 
@@ -264,11 +208,7 @@ class NailaHub:
     @callback
     def async_stop(self) -> None:
         """Fail every pending request; called when the entry unloads."""
-        for waiters in (self._snapshot_waiters, self._event_waiters, self._reply_waiters):
-            for future in waiters.values():
-                if not future.done():
-                    future.set_exception(HomeAssistantError("NAILA was unloaded"))
-            waiters.clear()
+        self.requests.fail_all()
 
     @callback
     def _on_connection(self, connected: bool) -> None:
@@ -426,9 +366,7 @@ class NailaHub:
     def _on_device_event(self, msg: ReceiveMessage) -> None:
         device_id = self._device_id(msg.topic)
         event = parse_device_event(device_id, decode_json(msg.payload, MAX_JSON_BYTES))
-        future = self._event_waiters.get(event.request_id) if event.request_id else None
-        if future is not None and not future.done():
-            future.set_result(event)
+        self.requests.resolve_event(event)
         data = {k: v for k, v in event.data.items() if k not in ("device_id", "event")}
         self.hass.bus.async_fire(
             EVENT_DEVICE_EVENT,
@@ -438,9 +376,7 @@ class NailaHub:
     def _on_snapshot(self, msg: ReceiveMessage) -> None:
         device_id = self._device_id(msg.topic)
         snapshot = parse_snapshot(device_id, decode_json(msg.payload, MAX_MEDIA_BYTES))
-        future = self._snapshot_waiters.get(snapshot.request_id) if snapshot.request_id else None
-        if future is not None and not future.done():
-            future.set_result(snapshot)
+        self.requests.resolve_snapshot(snapshot)
         if device_id not in self.device_ids:
             _LOGGER.debug("Snapshot from unknown device %s not shown", device_id)
             return
@@ -521,119 +457,11 @@ class NailaHub:
         """True when the options let this alert type create binary_sensors."""
         return not self.sensor_alert_types or alert_type in self.sensor_alert_types
 
-    # ---- requests (services) -----------------------------------------------------
-
-    async def async_request_snapshot(
-        self, device_id: str, request_id: str, params: dict[str, Any], wait: float
-    ) -> Snapshot:
-        """Publish a snapshot request (spec 11.5) and wait for the matching response."""
-        payload = {"request_type": "snapshot", "request_id": request_id, "params": params}
-        return await self._request(
-            self._snapshot_waiters,
-            request_id,
-            self.topics.media_request(device_id),
-            payload,
-            wait,
-        )
-
-    async def async_announce(
-        self, device_id: str, message: str, request_id: str, wait: float | None
-    ) -> DeviceEvent | None:
-        """Publish the announce command; with `wait` seconds, wait for `announced` or `error`."""
-        payload = {"command": "announce", "message": message, "request_id": request_id}
-        topic = self.topics.device_command(device_id)
-        if wait is None:
-            await mqtt.async_publish(self.hass, topic, json.dumps(payload), QOS_RELIABLE, False)
-            return None
-        return await self._request(self._event_waiters, request_id, topic, payload, wait)
-
-    async def async_upload(
-        self, session_id: str, media: str, payload: dict[str, Any], wait: float
-    ) -> UploadReply:
-        """Publish an upload (spec 11.9) and wait for the AI server's reply."""
-        return await self._request(
-            self._reply_waiters, session_id, self.topics.upload(session_id, media), payload, wait
-        )
-
-    async def _request[T](
-        self,
-        waiters: dict[str, asyncio.Future[T]],
-        key: str,
-        topic: str,
-        payload: dict[str, Any],
-        wait: float,
-    ) -> T:
-        """Publish `payload` and wait up to `wait` s for the reply filed under `key`.
-
-        Raises TimeoutError; the waiter is registered before publishing so no reply is missed.
-        """
-        future: asyncio.Future[T] = self.hass.loop.create_future()
-        waiters[key] = future
-        try:
-            async with asyncio.timeout(wait):
-                await mqtt.async_publish(self.hass, topic, json.dumps(payload), QOS_RELIABLE, False)
-                return await future
-        finally:
-            waiters.pop(key, None)
-
     def _on_upload_reply(self, msg: ReceiveMessage) -> None:
         levels = match_filter(self.topics.upload_reply("+"), msg.topic)
         if levels is None:
             raise PayloadError("not an upload reply topic")
-        future = self._reply_waiters.get(levels[0])
-        if future is None or future.done():
+        if not self.requests.waits_for_reply(levels[0]):
             return  # a reply to another client's upload
-        future.set_result(parse_upload_reply(levels[0], decode_json(msg.payload, MAX_MEDIA_BYTES)))
-
-    # ---- diagnostics ---------------------------------------------------------------
-
-    def as_diagnostics(self) -> dict[str, Any]:
-        """State summary for the diagnostics download (redacted by the caller)."""
-        return {
-            "prefix": self.prefix,
-            "mqtt_connected": self.connected,
-            "gateway": _status_dict(self.status[GATEWAY]),
-            "server": _status_dict(self.status[SERVER]),
-            "metrics": self.metrics,
-            "devices": {
-                device_id: {
-                    "online": s.online,
-                    "name": s.name,
-                    "capabilities": list(s.capabilities),
-                    "firmware_version": s.firmware_version,
-                    "zone": s.zone,
-                    "timestamp": s.timestamp.isoformat() if s.timestamp else None,
-                }
-                for device_id, s in self.devices.items()
-            },
-            "cameras": sorted(self.cameras),
-            "snapshots": {
-                device_id: {
-                    "format": s.image_format,
-                    "width": s.width,
-                    "height": s.height,
-                    "bytes": len(s.image),
-                    "timestamp": s.timestamp.isoformat() if s.timestamp else None,
-                }
-                for device_id, s in self.snapshots.items()
-            },
-            "zones": sorted(self.zones),
-            "alert_types_seen": sorted(self.alert_types_seen),
-            "alert_sensors": sorted(spec.key for spec in self.alert_sensors),
-            "rejected_messages": dict(self.rejected),
-            "pending_requests": len(self._snapshot_waiters)
-            + len(self._event_waiters)
-            + len(self._reply_waiters),
-        }
-
-
-def _status_dict(status: ServiceStatus | None) -> dict[str, Any] | None:
-    if status is None:
-        return None
-    return {
-        "online": status.online,
-        "id": status.service_id,
-        "version": status.version,
-        "services": list(status.services),
-        "timestamp": status.timestamp.isoformat() if status.timestamp else None,
-    }
+        data = decode_json(msg.payload, MAX_MEDIA_BYTES)
+        self.requests.resolve_reply(parse_upload_reply(levels[0], data))

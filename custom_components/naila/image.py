@@ -9,7 +9,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .entity import NailaEntity
-from .hub import SIGNAL_NEW_CAMERA, NailaConfigEntry, NailaHub, snapshot_key
+from .hub import NailaConfigEntry, NailaHub
+from .models import SIGNAL_NEW_CAMERA, snapshot_key
 from .payloads import Snapshot
 
 PARALLEL_UPDATES = 0

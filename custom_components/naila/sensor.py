@@ -15,7 +15,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import NailaEntity
-from .hub import GATEWAY, SERVER, NailaConfigEntry, NailaHub, metrics_key, status_key
+from .hub import NailaConfigEntry, NailaHub
+from .models import GATEWAY, SERVER, metrics_key, status_key
 
 PARALLEL_UPDATES = 0
 

@@ -160,7 +160,7 @@ async def _async_request_snapshot(call: ServiceCall) -> ServiceResponse:
     }
     timeout = call.data[ATTR_TIMEOUT]
     try:
-        snapshot = await hub.async_request_snapshot(device_id, request_id, params, timeout)
+        snapshot = await hub.requests.async_request_snapshot(device_id, request_id, params, timeout)
     except TimeoutError as err:
         raise _error(
             HomeAssistantError, "snapshot_timeout", device=device_id, seconds=timeout
@@ -184,7 +184,9 @@ async def _async_announce(call: ServiceCall) -> ServiceResponse:
     request_id = _new_id("ann")
     timeout = call.data[ATTR_TIMEOUT] if call.return_response else None
     try:
-        event = await hub.async_announce(device_id, call.data[ATTR_MESSAGE], request_id, timeout)
+        event = await hub.requests.async_announce(
+            device_id, call.data[ATTR_MESSAGE], request_id, timeout
+        )
     except TimeoutError as err:
         raise _error(
             HomeAssistantError, "announce_timeout", device=device_id, seconds=timeout
@@ -262,7 +264,7 @@ async def _async_ask(call: ServiceCall) -> ServiceResponse:
     payload["media_type"] = media
     timeout = call.data[ATTR_TIMEOUT]
     try:
-        reply = await hub.async_upload(session_id, media, payload, timeout)
+        reply = await hub.requests.async_upload(session_id, media, payload, timeout)
     except TimeoutError as err:
         raise _error(HomeAssistantError, "ask_timeout", seconds=timeout) from err
     if not reply.ok:

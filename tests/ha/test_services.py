@@ -119,7 +119,7 @@ async def test_request_snapshot_ignores_other_request_ids(
 
 def entry_pending(hass: HomeAssistant) -> int:
     [entry] = hass.config_entries.async_loaded_entries(DOMAIN)
-    return entry.runtime_data.hub.as_diagnostics()["pending_requests"]
+    return len(entry.runtime_data.hub.requests)
 
 
 async def test_request_snapshot_timeout(
