@@ -217,6 +217,9 @@ class GatewayConnection:
             request.chunked = ChunkedUtterance(
                 self.pipeline, request.info, frame.sample_rate, request.cancel, self.speculation
             )
+            asyncio.get_running_loop().call_later(
+                self.limits.request_timeout_s, self._expire_chunked, request
+            )
         if request.chunked is None or request.task is not None or frame.sample_rate != request.rate:
             self._reject_soon(
                 frame, ErrorCode.BAD_HEADER, "chunk does not continue an open chunked request"
@@ -244,6 +247,15 @@ class GatewayConnection:
             return
         request.ended_at = time.perf_counter()
         self._launch(request, request.chunked.finish(frame.payload))
+
+    def _expire_chunked(self, request: _Request) -> None:
+        """A chunked utterance whose FINAL never came: drop it and say so."""
+        if request.task is not None or self._requests.get(request.info.request_id) is not request:
+            return
+        self._drop(request)
+        info = request.info
+        frame = Frame(info.device_id, request.rate, info.request_id, FrameKind.CHUNK)
+        self._reject_soon(frame, ErrorCode.TIMEOUT, "no FINAL within the request timeout")
 
     async def _cancel(self, frame: Frame) -> None:
         request = self._requests.get(frame.request_id)

@@ -160,3 +160,14 @@ async def test_allow_list_refuses_other_addresses(make_server: ServerFactory) ->
         assert await gateway.closed()
     allowed = await make_server(allow=["127.0.0.1"])
     await still_serves(allowed)
+
+
+async def test_chunked_request_without_final_expires(make_server: ServerFactory) -> None:
+    server = await make_server(limits=ConnectionLimits(request_timeout_s=0.5))
+    async with connect(server.port) as gateway:
+        await gateway.send(Frame("dev", 16000, "open1", FrameKind.CHUNK, silence(0.1, 16000)))
+        frame = await gateway.frame(within=10)
+        assert frame is not None and frame.kind is FrameKind.ERROR and frame.request_id == "open1"
+        assert frame.json()["code"] == ErrorCode.TIMEOUT
+        await gateway.send(Frame("dev", 16000, "open1", FrameKind.CANCEL))
+        assert await error_code(gateway) == ErrorCode.UNKNOWN_REQUEST  # it is gone
