@@ -396,7 +396,7 @@ class NailaHub:
         zone_device_id = self._ensure_zone(zone)
         source_device_id = self._ensure_source(alert.source_device)
         now = dt_util.utcnow()
-        if not self.sensor_alert_types or alert_type in self.sensor_alert_types:
+        if self.alert_sensor_enabled(alert_type):
             specs = [AlertSensorSpec("zones", zone, alert_type)]
             if alert.source_device:
                 specs.append(AlertSensorSpec("devices", alert.source_device, alert_type))

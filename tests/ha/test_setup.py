@@ -1,13 +1,49 @@
-"""Setup and unload of a NAILA entry."""
+"""Setup, service descriptions and the MQTT dependency."""
 
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.naila.const import CONF_PREFIX, DOMAIN
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.service import async_get_all_descriptions
 
 
 async def test_setup_creates_gateway_and_server(
     hass: HomeAssistant, entry: MockConfigEntry
 ) -> None:
     assert entry.state is ConfigEntryState.LOADED
-    assert hass.states.get("binary_sensor.naila_gateway_connectivity") is not None
-    print(sorted(hass.states.async_entity_ids()))
+    registry = dr.async_get(hass)
+    gateway = registry.async_get_device(identifiers={(DOMAIN, "naila/gateway")})
+    server = registry.async_get_device(identifiers={(DOMAIN, "naila/server")})
+    assert (gateway.name, server.name) == ("NAILA gateway", "NAILA AI server")
+    state = hass.states.get("binary_sensor.naila_gateway_connectivity")
+    assert state.attributes["friendly_name"] == "NAILA gateway Connectivity"
+    assert (
+        hass.states.get("sensor.naila_gateway_cpu_usage").attributes["friendly_name"]
+        == "NAILA gateway CPU usage"
+    )
+
+
+async def test_service_descriptions(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
+    assert set(descriptions) == {"request_snapshot", "announce", "ask"}
+    assert descriptions["ask"]["name"] == "Ask"
+    assert set(descriptions["ask"]["fields"]) == {
+        "text",
+        "device_id",
+        "config_entry_id",
+        "image_entity_id",
+        "image_path",
+        "timeout",
+    }
+    assert descriptions["announce"]["fields"]["message"]["required"] is True
+
+
+async def test_setup_retries_without_mqtt(hass: HomeAssistant) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="naila", data={CONF_PREFIX: "naila"})
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.reason == "Home Assistant's MQTT integration is not available"
