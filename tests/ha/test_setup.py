@@ -1,12 +1,12 @@
 """Setup, service descriptions and the MQTT dependency."""
 
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
-from custom_components.naila.const import CONF_PREFIX, DOMAIN
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.service import async_get_all_descriptions
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.naila.const import CONF_PREFIX, DOMAIN
 
 
 async def test_setup_creates_gateway_and_server(
