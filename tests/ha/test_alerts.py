@@ -14,6 +14,7 @@ from homeassistant.components.device_automation import (
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -240,3 +241,19 @@ async def test_sensors_and_event_entities_return_after_reload(
     await hass.async_block_till_done()
     assert hass.states.get(ZONE_PERSON).state == STATE_OFF
     assert hass.states.get(ZONE_EVENT).attributes["event_type"] == "person_detected"
+
+
+async def test_restricting_alert_types_removes_their_sensors(
+    hass: HomeAssistant, entry: MockConfigEntry, publish
+) -> None:
+    publish("naila/alerts/hall/fall_detected", alert(zone="hall", alert_type="fall_detected"))
+    publish("naila/alerts/hall/person_detected", alert(zone="hall"))
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.naila_zone_hall_fall_detected") is not None
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_OFF_DELAY: 30, CONF_ALERT_TYPES: ["person_detected"]}
+    )
+    await hass.async_block_till_done()
+    assert er.async_get(hass).async_get("binary_sensor.naila_zone_hall_fall_detected") is None
+    assert er.async_get(hass).async_get("binary_sensor.front_cam_fall_detected") is None
+    assert hass.states.get("binary_sensor.naila_zone_hall_person_detected").state == STATE_OFF
