@@ -24,6 +24,7 @@ from .const import (
     CONF_OFF_DELAY,
     CONF_PREFIX,
     DEFAULT_OFF_DELAY,
+    DEFAULT_PREFIX,
     DOMAIN,
     EVENT_ALERT,
     EVENT_DEVICE_EVENT,
@@ -132,7 +133,7 @@ class NailaHub:
         return DeviceInfo(identifiers={self.identifier(suffix)})
 
     def _title(self, what: str) -> str:
-        return what if self.prefix == "naila" else f"{what} ({self.prefix})"
+        return what if self.prefix == DEFAULT_PREFIX else f"{what} ({self.prefix})"
 
     # ---- lifecycle ---------------------------------------------------------------
 
