@@ -58,7 +58,7 @@ class GatewayConfig:
     max_utterance_seconds: float = field(
         default=30.0, metadata={"env": "AUDIO_MAX_UTTERANCE_SECONDS"}
     )
-    chunk_frames: int = field(default=5, metadata={"env": "AUDIO_CHUNK_FRAMES"})
+    chunk_frames: int = field(default=2, metadata={"env": "AUDIO_CHUNK_FRAMES"})
     """Frames per CHUNK sent while an utterance is spoken (stream protocol)."""
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
     video: VideoConfig = field(default_factory=VideoConfig, metadata={"env": None})
