@@ -182,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tts-voice-config", default=_env("TTS_VOICE_CONFIG"), help="[TTS_VOICE_CONFIG]"
     )
     tts.add_argument("--tts-speaker", type=int, default=None)
+    tts.add_argument(
+        "--tts-threads",
+        type=int,
+        default=TtsSettings().threads,
+        help="ONNX Runtime threads for Piper (0 = its default)",
+    )
     tts.add_argument("--tts-length-scale", type=float, default=None)
     tts.add_argument(
         "--sentence-silence", type=float, default=0.0, help="seconds of silence after each sentence"
@@ -234,6 +240,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
             speaker=args.tts_speaker,
             length_scale=args.tts_length_scale,
             sentence_silence_s=args.sentence_silence,
+            threads=args.tts_threads,
         ),
         runners=RunnerSettings(queue_limit=args.queue_limit, timeout_s=args.job_timeout),
         pipeline=PipelineSettings(first_clause_words=args.first_clause_words),
