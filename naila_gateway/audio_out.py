@@ -20,6 +20,11 @@ MAX_CATCH_UP_SECONDS = 1.0
 """Behind the clock by more than this, the track restarts its clock instead of catching up."""
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class OutputQueue:
     """Bounded FIFO of 960-sample frames for one device; overflow is dropped and counted."""
 
@@ -32,6 +37,7 @@ class OutputQueue:
         self.dropped = 0
         self.cleared_at: float | None = None
         """perf_counter() of the last clear() (barge-in, stop)."""
+        self._waiter: asyncio.Future[None] | None = None
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -62,7 +68,23 @@ class OutputQueue:
             self.dropped += 1
             return 1
         self._frames.append((frame, tag))
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
         return 0
+
+    async def wait_for_audio(self, delay: float) -> bool:
+        """Sleep up to `delay` seconds, waking as soon as a frame is queued; True if one is."""
+        if self._frames:
+            return True
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        handle = loop.call_later(delay, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            handle.cancel()
+            self._waiter = None
+        return bool(self._frames)
 
     def playing_tags(self) -> list[str]:
         """Requests with audio still queued, in playing order."""
@@ -105,6 +127,7 @@ class PacedOutputTrack(MediaStreamTrack):
         self.frames_sent = 0
         self.voiced_frames_sent = 0
         self.late_frames = 0
+        self._idle = True
         self.last_voiced_at: float | None = None
         """perf_counter() when the last queued (non-silence) frame was handed to aiortc."""
 
@@ -116,7 +139,12 @@ class PacedOutputTrack(MediaStreamTrack):
         if self._start is None:
             self._start = now
         deadline = self._start + self._index * FRAME_SECONDS
-        if deadline > now:
+        if deadline > now and self._idle:
+            # sending silence: the first frame of a reply goes out the moment it is queued,
+            # and the 20 ms clock continues from there
+            if await self.queue.wait_for_audio(deadline - now):
+                self._start = time.perf_counter() - self._index * FRAME_SECONDS
+        elif deadline > now:
             await asyncio.sleep(deadline - now)
         elif now - deadline > MAX_CATCH_UP_SECONDS:
             # a long stall: restart the clock; shorter ones are caught up (frames sent at once)
@@ -125,6 +153,7 @@ class PacedOutputTrack(MediaStreamTrack):
         self._index += 1
         item = self.queue.pop()
         samples, tag = item if item is not None else (SILENCE, None)
+        self._idle = item is None
         packet = await loop.run_in_executor(None, self._encoder.encode, samples)
         self.frames_sent += 1
         if item is not None:

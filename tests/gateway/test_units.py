@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import av
 import numpy as np
 import pytest
 
-from naila_gateway.audio_out import OutputQueue
+from naila_gateway.audio_out import OutputQueue, PacedOutputTrack
 from naila_gateway.cli import config_from_args
 from naila_gateway.config import GatewayConfig
 from naila_gateway.opus import OpusEncoder
@@ -121,3 +124,23 @@ def test_to_mono_averages_aiortc_stereo_frames() -> None:
     mono = to_mono(frame)
     assert mono.shape == (960,) and mono.dtype == np.int16
     assert np.abs(mono.astype(int) - (left.astype(int) + right) // 2).max() <= 1
+
+
+async def test_first_reply_frame_leaves_without_waiting_for_the_tick() -> None:
+    queue = OutputQueue(max_frames=100)
+    track = PacedOutputTrack(queue, bitrate=24000)
+    delays = []
+    for _ in range(5):
+        for _ in range(3):
+            await track.recv()  # silence on the 20 ms clock
+        receiving = asyncio.create_task(track.recv())
+        await asyncio.sleep(0.003)
+        pushed = time.perf_counter()
+        queue.push_pcm(tone(0.1), 48000, tag="r")
+        await receiving
+        delays.append(time.perf_counter() - pushed)
+        assert track.voiced_frames_sent > 0
+        queue.clear()
+        await track.recv()
+    track.stop()
+    assert sorted(delays)[2] < 0.012  # not the ≈ 17 ms left of the tick
