@@ -83,8 +83,6 @@ class GatewayConnection:
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self._requests: dict[str, _Request] = {}
         self._write_lock = asyncio.Lock()
-        self._extended = False
-        """True once the peer sent a 5-field frame: it understands extension frames."""
 
     @property
     def active_requests(self) -> int:
@@ -117,7 +115,6 @@ class GatewayConnection:
         ):
             await self._fail(ErrorCode.UNAUTHORIZED, "first frame must be AUTH with the token")
             return False
-        self._extended = True
         await self._send(Frame(NO_REQUEST, 0, NO_REQUEST, FrameKind.AUTH_OK))
         return True
 
@@ -151,8 +148,6 @@ class GatewayConnection:
             await self._dispatch(frame)
 
     async def _dispatch(self, frame: Frame) -> None:
-        if frame.kind is not FrameKind.BASIC:
-            self._extended = True
         kind = frame.kind
         if kind in (FrameKind.BASIC, FrameKind.STREAM, FrameKind.SPEAK):
             self._start(frame)
