@@ -30,6 +30,8 @@ _LOGGER = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT = 30.0
 """Seconds a session waits for the device's answer before it is closed."""
+REOFFER_DELAY = 1.0
+"""Seconds before a device whose connection dropped while it is online gets a new offer."""
 _LIVE_STATES = frozenset({"new", "connecting", "connected"})
 
 
@@ -69,6 +71,9 @@ class Gateway:
         self._lock_users: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._answer_timers: dict[str, asyncio.TimerHandle] = {}
+        self._reoffers: dict[str, asyncio.Task[None]] = {}
+        self._online: dict[str, bytes] = {}
+        """Latest online status of each device whose MQTT connection is up."""
         self._services: list[asyncio.Task[None]] = []
 
     # lifecycle ------------------------------------------------------------------------
@@ -83,9 +88,10 @@ class Gateway:
         """Close every session, publish offline status, disconnect."""
         for session in list(self.sessions.values()):
             await session.close()
-        for task in list(self._tasks):
+        reoffers = list(self._reoffers.values())
+        for task in [*self._tasks, *reoffers]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *reoffers, return_exceptions=True)
         await self.mqtt.publish_and_wait(
             self.topics.gateway_status,
             gateway_status(self.config.gateway_id, online=False),
@@ -157,7 +163,15 @@ class Gateway:
     async def _handle_status(self, device_id: str, message: Incoming) -> None:
         status = parse_status(device_id, message.payload)
         current = self.sessions.get(device_id)
-        if status.online and (status.has_audio or status.has_camera):
+        wanted = status.online and (status.has_audio or status.has_camera)
+        if wanted:
+            self._online[device_id] = message.payload
+        else:
+            self._online.pop(device_id, None)
+        reoffer = self._reoffers.pop(device_id, None)
+        if reoffer is not None:
+            reoffer.cancel()  # this status decides
+        if wanted:
             if (
                 current is not None
                 and current.status_payload == message.payload
@@ -168,7 +182,7 @@ class Gateway:
                 )
                 return
             if current is not None:
-                await current.close()
+                await current.close(reason="replaced")
             await self._open_session(
                 device_id, message.payload, audio=status.has_audio, camera=status.has_camera
             )
@@ -177,7 +191,7 @@ class Gateway:
             # device is really gone, ICE consent checks fail the connection and it closes.
             current.log.info("device lost MQTT (last will); WebRTC still connected, session kept")
         elif current is not None:
-            await current.close()
+            await current.close(reason="device offline")
 
     async def _open_session(
         self, device_id: str, status_payload: bytes, *, audio: bool, camera: bool
@@ -234,15 +248,42 @@ class Gateway:
         self._answer_timers.pop(session.session_id, None)
         if not session.answered:
             session.log.warning("no answer within %.0f s", ANSWER_TIMEOUT)
-            self._spawn(session.close())
+            self._spawn(session.close(reason="unanswered"))
 
     async def _on_session_closed(self, session: PeerSession) -> None:
         timer = self._answer_timers.pop(session.session_id, None)
         if timer is not None:
             timer.cancel()
-        if self.sessions.get(session.device_id) is session:
+        current = self.sessions.get(session.device_id) is session
+        if current:
             del self.sessions[session.device_id]
         self.publish_event(session.device_id, "session_closed", session_id=session.session_id)
+        dropped = session.close_reason in ("failed", "closed") and session.connected.is_set()
+        if current and dropped and session.device_id in self._online:
+            # the media path broke while the device is still online (e.g. it restarted and
+            # re-sent an identical status that was taken for a repeat): offer again, once
+            device_id = session.device_id
+            task = asyncio.create_task(self._reoffer(device_id))
+            self._reoffers[device_id] = task
+            task.add_done_callback(
+                lambda t: (
+                    self._reoffers.pop(device_id) if self._reoffers.get(device_id) is t else None
+                )
+            )
+
+    async def _reoffer(self, device_id: str) -> None:
+        await asyncio.sleep(REOFFER_DELAY)
+
+        async def reopen() -> None:
+            status = self._online.get(device_id)
+            if status is not None and device_id not in self.sessions:
+                parsed = parse_status(device_id, status)
+                _LOGGER.info("[%s] connection dropped while online: new offer", device_id)
+                await self._open_session(
+                    device_id, status, audio=parsed.has_audio, camera=parsed.has_camera
+                )
+
+        await self._serialized(device_id, reopen())
 
     def _current(self, device_id: str, session_id: str, what: str) -> PeerSession | None:
         session = self.sessions.get(device_id)

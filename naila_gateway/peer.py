@@ -100,6 +100,7 @@ class PeerSession:
         self.pc = RTCPeerConnection(ice_configuration(ice_servers))
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.close_reason = ""
         self.answered = False
         self.connected = asyncio.Event()
         self.pc.on("track", self._on_track)
@@ -183,13 +184,17 @@ class PeerSession:
             if self._on_connected is not None:
                 self._on_connected(self)
         elif state in ("failed", "closed"):
-            await self.close()
+            await self.close(reason=str(state))
 
-    async def close(self) -> None:
-        """Idempotent: stop tasks, voice, and the peer connection; then tell the owner."""
+    async def close(self, reason: str = "closed by gateway") -> None:
+        """Idempotent: stop tasks, voice, and the peer connection; then tell the owner.
+
+        `reason` is 'failed' or 'closed' when the connection ended by itself.
+        """
         if self._closing:
             return
         self._closing = True
+        self.close_reason = reason
         await self.voice.close()
         if self.video_consumer is not None:
             await self.video_consumer.stop()
@@ -199,5 +204,5 @@ class PeerSession:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self.log.info("session closed")
+        self.log.info("session closed (%s)", reason)
         await self._on_closed(self)

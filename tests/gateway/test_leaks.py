@@ -53,7 +53,7 @@ async def test_hundred_cycles_leak_nothing(make_gateway, make_device, reply_serv
 
     print(f"before {before} after {after}")
     assert gateway.sessions == {}
-    assert gateway._answer_timers == {}
+    assert gateway._answer_timers == {} and gateway._reoffers == {}
     assert gateway._device_locks == {}
     assert after["tasks"] <= before["tasks"], (before, after)
     assert after["threads"] <= before["threads"] + 1, (before, after)

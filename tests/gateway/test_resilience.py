@@ -152,6 +152,10 @@ async def test_one_device_vanishing_does_not_disturb_another(
 
     turn = await talking
     assert turn.first_audio_ms is not None and turn.event is not None
-    await until(lambda: "flaky" not in gateway.sessions, 40)
+    await flaky.wait_event("session_closed", session_id=flaky_session.session_id, within=40)
     assert flaky_session.pc.connectionState == "closed"
     assert gateway.sessions["steady"] is steady_session and steady_session.state == "connected"
+    # still online on MQTT: the gateway offers again and the device is back
+    await flaky.wait_connected(within=15)
+    again = await wait_for_session(gateway, "flaky")
+    assert again.session_id != flaky_session.session_id
