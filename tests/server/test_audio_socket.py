@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -10,8 +11,9 @@ import pytest
 
 from naila_protocol.framing import Frame, FrameKind
 from tests.server.conftest import ServerFactory
-from tests.server.wire import connect, pcm_bytes, silence
-from wyoming_bridge.app import NailaServer
+from tests.server.wire import Gateway, connect, pcm_bytes, silence
+from wyoming_bridge.app import NailaServer, ServerSettings
+from wyoming_bridge.speculative import SpeculationMode, SpeculationSettings
 
 Speech = Callable[[str, int], np.ndarray]
 KITCHEN = "turn on the kitchen lights"
@@ -77,22 +79,46 @@ async def test_noise_gets_empty_end(server: NailaServer) -> None:
     assert reply.summary.status == "empty" and reply.audio_frames == []
 
 
+async def send_paced(gateway: Gateway, request_id: str, pcm: bytes, rate: int) -> None:
+    """100 ms CHUNK frames at real-time pace (like a live microphone), then an empty FINAL."""
+    step = rate * 2 // 10
+    for offset in range(0, len(pcm), step):
+        await gateway.send(
+            Frame("den", rate, request_id, FrameKind.CHUNK, pcm[offset : offset + step])
+        )
+        await asyncio.sleep(0.1)
+    await gateway.send(Frame("den", rate, request_id, FrameKind.FINAL))
+
+
+@pytest.mark.parametrize("mode", list(SpeculationMode))
 async def test_chunked_utterance_with_pause_is_answered(
-    server: NailaServer, speech: Speech
+    make_server: ServerFactory, speech: Speech, mode: SpeculationMode
 ) -> None:
+    server = await make_server(settings=ServerSettings(speculation=SpeculationSettings(mode=mode)))
     rate = 16000
-    pcm = pcm_bytes(speech(KITCHEN, rate)) + silence(0.5, rate)
-    step = rate * 2 // 10  # 100 ms chunks, paced like a live microphone
     async with connect(server.port) as gateway:
-        for offset in range(0, len(pcm), step):
-            await gateway.send(
-                Frame("den", rate, "c1", FrameKind.CHUNK, pcm[offset : offset + step])
-            )
-            await asyncio.sleep(0.1)
-        await gateway.send(Frame("den", rate, "c1", FrameKind.FINAL))
+        await send_paced(gateway, "c1", pcm_bytes(speech(KITCHEN, rate)) + silence(0.5, rate), rate)
         reply = await gateway.streamed_reply("c1")
     assert reply.summary.status == "ok" and words_in(reply.summary.transcript, KITCHEN)
     assert reply.pcm
+
+
+async def test_speech_after_a_pause_replaces_the_speculation(
+    server: NailaServer, speech: Speech, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="wyoming_bridge.speculative")
+    rate = 16000
+    pcm = (
+        pcm_bytes(speech("turn on", rate))
+        + silence(0.8, rate)  # long enough to start a speculation on "turn on"
+        + pcm_bytes(speech("the kitchen lights", rate))
+        + silence(0.3, rate)
+    )
+    async with connect(server.port) as gateway:
+        await send_paced(gateway, "c3", pcm, rate)
+        reply = await gateway.streamed_reply("c3")
+    assert reply.summary.status == "ok" and words_in(reply.summary.transcript, KITCHEN)
+    assert any("dropping speculation" in record.getMessage() for record in caplog.records)
 
 
 async def test_cancel_stops_a_streamed_reply(server: NailaServer, speech: Speech) -> None:
