@@ -11,8 +11,10 @@ frames only ever receives basic frames, so the basic form keeps working unchange
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,12 +84,23 @@ class ErrorCode(enum.StrEnum):
 class FrameError(Exception):
     """A frame that cannot be accepted; `code` goes into the ERROR frame."""
 
-    def __init__(self, code: ErrorCode, message: str, *, fatal: bool = True) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        fatal: bool = True,
+        device_id: str = NO_REQUEST,
+        request_id: str = NO_REQUEST,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.fatal = fatal
         """True when the byte stream can no longer be trusted and the connection must close."""
+        self.device_id = device_id
+        self.request_id = request_id
+        """Ids of the rejected frame when it had trustworthy ones (non-fatal errors)."""
 
 
 @dataclass(slots=True)
@@ -220,14 +233,30 @@ def parse_header(line: bytes) -> Header:
     return Header(device_id, length, rate, request_id, kind)
 
 
-async def read_frame(reader: asyncio.StreamReader) -> Frame | None:
+BODY_TIMEOUT_S = 30.0
+"""Longest a started frame body may take to arrive before the sender is cut off."""
+
+_RECOVERABLE = frozenset({ErrorCode.BAD_SAMPLE_RATE, ErrorCode.BAD_KIND})
+_SKIP_LIMIT = max(max_audio_bytes(max(SUPPORTED_SAMPLE_RATES)), MAX_VIDEO_FRAME_BYTES)
+_SKIP_CHUNK = 64 * 1024
+
+
+async def read_frame(
+    reader: asyncio.StreamReader,
+    header_timeout_s: float | None = None,
+    body_timeout_s: float = BODY_TIMEOUT_S,
+) -> Frame | None:
     """Read one frame; None on a clean end of stream between frames.
 
-    Raises FrameError for anything malformed; the header is validated before
-    any of the body is read, so an oversized length never allocates memory.
+    The header is validated before any of the body is read, so an oversized length never
+    allocates memory. Raises FrameError for anything malformed: fatal when the stream can
+    no longer be trusted; non-fatal (body skipped, ids set) when a well-formed header names an
+    unsupported sample rate or kind, so one device's bad frame leaves a shared connection open.
+    `header_timeout_s` bounds the wait for the next header (TimeoutError, nothing consumed).
     """
     try:
-        line = await reader.readuntil(b"\n")
+        async with asyncio.timeout(header_timeout_s):
+            line = await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError as err:
         if not err.partial:
             return None
@@ -236,11 +265,54 @@ async def read_frame(reader: asyncio.StreamReader) -> Frame | None:
         raise FrameError(ErrorCode.BAD_HEADER, "header line too long") from None
     if len(line) > MAX_HEADER_BYTES:
         raise FrameError(ErrorCode.BAD_HEADER, "header line too long")
-    header = parse_header(line)
     try:
-        payload = await reader.readexactly(header.length) if header.length else b""
+        header = parse_header(line)
+    except FrameError as err:
+        skip = _skippable(line, err)
+        if skip is None:
+            raise
+        device_id, length, request_id = skip
+        async with _body_deadline(body_timeout_s):
+            await _discard(reader, length)
+        raise FrameError(
+            err.code, err.message, fatal=False, device_id=device_id, request_id=request_id
+        ) from None
+    try:
+        async with _body_deadline(body_timeout_s):
+            payload = await reader.readexactly(header.length) if header.length else b""
     except asyncio.IncompleteReadError as err:
         raise FrameError(
             ErrorCode.TRUNCATED, f"body truncated: {len(err.partial)} of {header.length} bytes"
         ) from None
     return Frame(header.device_id, header.sample_rate, header.request_id, header.kind, payload)
+
+
+@contextlib.asynccontextmanager
+async def _body_deadline(seconds: float) -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        raise FrameError(ErrorCode.TIMEOUT, "frame body stalled") from None
+
+
+def _skippable(line: bytes, err: FrameError) -> tuple[str, int, str] | None:
+    """(device_id, length, request_id) when a rejected frame's body can be skipped safely."""
+    if err.code not in _RECOVERABLE:
+        return None
+    parts = line.rstrip(b"\r\n").decode("ascii", "replace").split("|")
+    if len(parts) not in (4, 5) or not parts[1].isdigit():
+        return None
+    device_id, length, request_id = parts[0], int(parts[1]), parts[3]
+    if not is_valid_id(device_id) or not is_valid_id(request_id) or length > _SKIP_LIMIT:
+        return None
+    return device_id, length, request_id
+
+
+async def _discard(reader: asyncio.StreamReader, length: int) -> None:
+    remaining = length
+    try:
+        while remaining:
+            remaining -= len(await reader.readexactly(min(remaining, _SKIP_CHUNK)))
+    except asyncio.IncompleteReadError:
+        raise FrameError(ErrorCode.TRUNCATED, "body truncated") from None

@@ -21,9 +21,9 @@ from naila_protocol.framing import (
     encode_frame,
     error_frame,
     max_audio_bytes,
+    read_frame,
 )
 
-from .frame_reader import RecoverableFrameError, read_frame_lenient
 from .pipeline import AudioEvent, DoneEvent, Pipeline, PipelineEvent, RequestInfo
 from .speculative import ChunkedUtterance, SpeculationSettings
 
@@ -100,7 +100,7 @@ class GatewayConnection:
 
     async def _authenticate(self) -> bool:
         try:
-            frame = await read_frame_lenient(self.reader, self.limits.first_frame_timeout_s)
+            frame = await read_frame(self.reader, self.limits.first_frame_timeout_s)
         except TimeoutError:
             await self._fail(ErrorCode.TIMEOUT, "no AUTH frame received")
             return False
@@ -122,13 +122,16 @@ class GatewayConnection:
         timeout = self.limits.first_frame_timeout_s
         while True:
             try:
-                frame = await read_frame_lenient(self.reader, timeout or None)
+                frame = await read_frame(self.reader, timeout or None)
             except TimeoutError:
                 if self._requests:
                     continue  # waiting on our own replies is not idleness
                 await self._fail(ErrorCode.TIMEOUT, f"no frame for {timeout:.0f} s")
                 return
-            except RecoverableFrameError as err:
+            except FrameError as err:
+                if err.fatal:
+                    await self._fail(err.code, err.message)
+                    return
                 _LOGGER.warning(
                     "[%s] %s: %s (%s)", self.peer, err.code, err.message, err.request_id
                 )
@@ -138,9 +141,6 @@ class GatewayConnection:
                     )
                 )
                 continue
-            except FrameError as err:
-                await self._fail(err.code, err.message)
-                return
             if frame is None:
                 _LOGGER.debug("[%s] closed by peer", self.peer)
                 return
