@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from naila_gateway.cli import config_from_args
+from naila_protocol.process import run_until_stopped
 from naila_gateway.gateway import Gateway
 
 
@@ -20,8 +19,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     )
     logging.getLogger("aioice").setLevel(logging.WARNING)
     logging.getLogger("aiortc").setLevel(logging.WARNING)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(Gateway(config).run())
+    run_until_stopped(Gateway(config).run())
 
 
 if __name__ == "__main__":

@@ -218,7 +218,10 @@ class ServerClient:
     def _dispatch(self, frame: Frame) -> None:
         pending = self._pending.get(frame.request_id)
         if pending is None:
-            if frame.kind is FrameKind.ERROR:
+            if (
+                frame.kind is FrameKind.ERROR
+                and error_code_of(frame)[0] != ErrorCode.UNKNOWN_REQUEST
+            ):
                 _LOGGER.warning("AI server error for %s: %r", frame.request_id, frame.payload[:300])
             else:
                 _LOGGER.debug(
