@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from naila_gateway.cli import config_from_args
-from naila_protocol.process import run_until_stopped
 from naila_gateway.gateway import Gateway
+from naila_protocol.process import run_until_stopped
 
 
 def run(argv: Sequence[str] | None = None) -> None:

@@ -9,6 +9,8 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from naila_protocol.process import run_until_stopped
+
 from .cli import build_parser, settings_from_args
 
 if TYPE_CHECKING:
@@ -73,8 +75,7 @@ def _wire_vision(args: argparse.Namespace, engines: Engines) -> VisionService | 
 
 
 def run() -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(asyncio.run(main()))
+    sys.exit(run_until_stopped(main()) or 0)
 
 
 if __name__ == "__main__":

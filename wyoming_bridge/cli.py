@@ -198,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=PipelineSettings().first_clause_words,
         help="the first clause is spoken early once it has this many words",
     )
+    tts.add_argument(
+        "--context-timeout",
+        type=float,
+        default=PipelineSettings().context_timeout_s,
+        help="seconds the vision context (e.g. a camera snapshot) may add before the LLM starts",
+    )
 
     engines = parser.add_argument_group("engine queues")
     engines.add_argument(
@@ -243,7 +249,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
             threads=args.tts_threads,
         ),
         runners=RunnerSettings(queue_limit=args.queue_limit, timeout_s=args.job_timeout),
-        pipeline=PipelineSettings(first_clause_words=args.first_clause_words),
+        pipeline=PipelineSettings(
+            first_clause_words=args.first_clause_words, context_timeout_s=args.context_timeout
+        ),
         speculation=SpeculationSettings(
             mode=SpeculationMode(args.speculation), pause_s=args.speculation_pause
         ),

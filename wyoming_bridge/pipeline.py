@@ -32,8 +32,9 @@ ContextProvider = Callable[[str, str], Awaitable[str | None]]
 class PipelineSettings:
     first_clause_words: int = 4
     """The first piece of a reply may end at , ; : once it has this many words."""
-    context_timeout_s: float = 0.3
-    """How long the optional context provider may take before it is skipped."""
+    context_timeout_s: float = 4.0
+    """How long the context provider may take before it is skipped. Vision answers at once
+    for questions that need no picture; a snapshot from a camera takes seconds."""
     pause_llm_for_first_tts: bool = True
     """Hold the LLM between tokens while the first piece is synthesized (first audio first)."""
 
