@@ -276,7 +276,7 @@ class SimDevice:
         mark = self.recorder.mark()
         index = await self.recorder.wait_voiced(mark, within)
         turn.first_audio_index = index
-        turn.first_audio_at = self.recorder.times[index]
+        turn.first_audio_at = self.recorder.time_of(index)
         if wait_reply:
             with contextlib.suppress(TimeoutError):
                 turn.event = await self.wait_event("reply", since=start_events, within=within)

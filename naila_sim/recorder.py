@@ -18,12 +18,17 @@ VOICED_RMS = 100.0
 
 
 class Recorder:
-    """Drains a received audio track into memory (mono 48 kHz) with per-frame timestamps."""
+    """Drains a received audio track into memory (mono 48 kHz) with per-frame timestamps.
+
+    Frame indices are absolute since attach; `forget_before(index)` releases older audio so a
+    long-running device keeps only what it still needs.
+    """
 
     def __init__(self) -> None:
-        self.frames: list[np.ndarray] = []
-        self.times: list[float] = []
-        self.rms: list[float] = []
+        self._frames: list[np.ndarray] = []
+        self._times: list[float] = []
+        self._rms: list[float] = []
+        self._dropped = 0
         self._task: asyncio.Task[None] | None = None
         self._new_frame = asyncio.Event()
 
@@ -47,18 +52,28 @@ class Recorder:
                     if channels > 1
                     else data
                 )
-                self.frames.append(mono)
-                self.times.append(time.perf_counter())
-                self.rms.append(float(np.sqrt(np.mean(mono.astype(np.float64) ** 2))))
+                self._frames.append(mono)
+                self._times.append(time.perf_counter())
+                self._rms.append(float(np.sqrt(np.mean(mono.astype(np.float64) ** 2))))
                 self._new_frame.set()
 
     def mark(self) -> int:
         """Index of the next frame to arrive (to look only at audio heard after now)."""
-        return len(self.frames)
+        return self._dropped + len(self._frames)
+
+    def time_of(self, index: int) -> float:
+        """perf_counter() time at which frame `index` arrived."""
+        return self._times[index - self._dropped]
+
+    def forget_before(self, index: int) -> None:
+        """Release the audio of frames before `index`."""
+        cut = max(0, min(index - self._dropped, len(self._frames)))
+        del self._frames[:cut], self._times[:cut], self._rms[:cut]
+        self._dropped += cut
 
     def first_voiced(self, since: int = 0) -> int | None:
-        for index in range(since, len(self.rms)):
-            if self.rms[index] > VOICED_RMS:
+        for index in range(max(since, self._dropped), self.mark()):
+            if self._rms[index - self._dropped] > VOICED_RMS:
                 return index
         return None
 
@@ -77,19 +92,23 @@ class Recorder:
         async with asyncio.timeout(within):
             while True:
                 run = 0
-                for index in range(since, len(self.rms)):
-                    run = run + 1 if self.rms[index] <= VOICED_RMS else 0
+                for index in range(max(since, self._dropped), self.mark()):
+                    run = run + 1 if self._rms[index - self._dropped] <= VOICED_RMS else 0
                     if run >= frames:
                         return index - frames + 1
                 self._new_frame.clear()
                 await self._new_frame.wait()
 
+    def _slice(self, start: int, end: int | None) -> slice:
+        low = max(start - self._dropped, 0)
+        return slice(low, None if end is None else max(end - self._dropped, low))
+
     def voiced_seconds(self, start: int, end: int | None = None) -> float:
-        selected = self.rms[start:end]
+        selected = self._rms[self._slice(start, end)]
         return sum(1 for value in selected if value > VOICED_RMS) * 0.02
 
     def audio(self, start: int = 0, end: int | None = None) -> np.ndarray:
-        chunk = self.frames[start:end]
+        chunk = self._frames[self._slice(start, end)]
         return np.concatenate(chunk) if chunk else np.zeros(0, dtype=np.int16)
 
     def save_wav(self, path: str | Path, start: int = 0, end: int | None = None) -> None:
