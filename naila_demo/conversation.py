@@ -71,12 +71,13 @@ async def run_turn(
     if event.get("first_audio_ms") is not None:
         recorder = device.recorder
         first = await recorder.wait_voiced(mark, within_s)
-        first_audio_ms = (recorder.times[first] - speech_end) * 1000
+        first_audio_ms = (recorder.time_of(first) - speech_end) * 1000
         end = await recorder.wait_quiet(first, END_OF_REPLY_FRAMES, within_s)
         start = max(mark, first - LEAD_IN_FRAMES)
         reply_seconds = recorder.voiced_seconds(first, end)
         reply_wav = out_dir / f"turn-{index:02d}-reply.wav"
         await asyncio.to_thread(write_wav, reply_wav, recorder.audio(start, end))
+        recorder.forget_before(end)  # an endless demo keeps only the current turn's audio
     timings = event.get("timings") or {}
     return TurnResult(
         index=index,
