@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 import tempfile
 import time
@@ -31,7 +32,7 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize
 
 from bench.anchor_llm import AnchorLlm
-from bench.procs import ServerProcess, free_port
+from naila_demo.children import ChildProcess, free_port
 from wyoming_bridge.llm import LlmSettings
 from wyoming_bridge.models import resolve_models
 from wyoming_bridge.stt import SttSettings
@@ -131,7 +132,7 @@ class AnchorPipeline:
         self.stt_port = 0
         self.tts_port = 0
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._servers: list[ServerProcess] = []
+        self._servers: list[ChildProcess] = []
         self._llm: AnchorLlm | None = None
 
     async def __aenter__(self) -> AnchorPipeline:
@@ -165,7 +166,7 @@ class AnchorPipeline:
         whisper_dir.mkdir()
 
         self.stt_port, self.tts_port = free_port(self.host), free_port(self.host)
-        stt = ServerProcess(
+        stt = ChildProcess(
             "wyoming-faster-whisper",
             [
                 cfg.python, "-m", "wyoming_faster_whisper",
@@ -179,10 +180,11 @@ class AnchorPipeline:
                 "--cpu-threads", str(cfg.cpu_threads),
                 "--local-files-only",
             ],
-            tmp / "stt.log",
+            log_path=tmp / "stt.log",
             env={"HF_HUB_OFFLINE": "1"},
+            stop_signals=(signal.SIGTERM,),
         )  # fmt: skip
-        tts = ServerProcess(
+        tts = ChildProcess(
             "wyoming-piper",
             [
                 cfg.python, "-m", "wyoming_piper",
@@ -191,8 +193,9 @@ class AnchorPipeline:
                 "--data-dir", str(voice_dir),
                 "--local-files-only",
             ],
-            tmp / "tts.log",
+            log_path=tmp / "tts.log",
             env={"HF_HUB_OFFLINE": "1"},
+            stop_signals=(signal.SIGTERM,),
         )  # fmt: skip
         self._servers = [stt, tts]
         for server in self._servers:

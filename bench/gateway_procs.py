@@ -15,14 +15,10 @@ from pathlib import Path
 
 import psutil
 
+from naila_demo.children import free_port
+
 MOSQUITTO = "/usr/sbin/mosquitto"
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_port(port: int, timeout: float = 10.0) -> None:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from bench.anchor import HA_VAD_SILENCE_S, AnchorConfig, AnchorPipeline, AnchorTiming
 from bench.naila_client import FRAME_MS, NailaTiming, measure_chunked, measure_stream
-from bench.procs import ServerProcess, free_port, tcp_accepts
 from bench.speech import DEFAULT_UTTERANCES, Utterance, make_utterances, silence
+from naila_demo.children import ChildProcess, free_port
 from naila_gateway.config import GatewayConfig
 from wyoming_bridge.stt import SttSettings
 
@@ -136,10 +136,10 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
 
 
-async def start_naila(args: argparse.Namespace, log_dir: Path) -> tuple[ServerProcess, int]:
+async def start_naila(args: argparse.Namespace, log_dir: Path) -> tuple[ChildProcess, int]:
     """`python -m wyoming_bridge` with its gateway audio socket on a free port (no Wyoming)."""
     port = free_port()
-    server = ServerProcess(
+    server = ChildProcess(
         "wyoming_bridge",
         [
             args.server_python, "-m", "wyoming_bridge",
@@ -148,7 +148,8 @@ async def start_naila(args: argparse.Namespace, log_dir: Path) -> tuple[ServerPr
             "--no-wyoming",
             *args.server_arg,
         ],
-        log_dir / "naila.log",
+        log_path=log_dir / "naila.log",
+        stop_signals=(signal.SIGTERM,),
     )  # fmt: skip
     await server.start()
     return server, port
@@ -189,9 +190,7 @@ async def run_bench(args: argparse.Namespace) -> list[UtteranceResults]:
         naila, port = await start_naila(args, Path(tmp))
         try:
             async with AnchorPipeline(config) as anchor:
-                await naila.wait_ready(
-                    lambda: tcp_accepts("127.0.0.1", port), NAILA_START_TIMEOUT_S
-                )
+                await naila.wait_for_port("127.0.0.1", port, NAILA_START_TIMEOUT_S)
                 print(f"servers ready; anchor whisper beam {config.beam_size}, cpu threads "
                       f"{config.cpu_threads} (0 = CTranslate2 default); NAILA requests at "
                       f"{args.naila_rate} Hz; warming up ({args.warmup} turns each) ...",

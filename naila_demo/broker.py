@@ -72,11 +72,4 @@ class EmbeddedBroker:
         await self.stop()
 
 
-def free_tcp_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (for children that need a port on their command line)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-__all__ = ["EmbeddedBroker", "free_tcp_port"]
+__all__ = ["EmbeddedBroker"]

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,8 @@ from typing import Self
 
 import aiomqtt
 
-from naila_demo.broker import EmbeddedBroker, free_tcp_port
-from naila_demo.children import ChildProcess, wait_for_port
+from naila_demo.broker import EmbeddedBroker
+from naila_demo.children import ChildProcess, free_port
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
 
 _LOGGER = logging.getLogger(__name__)
@@ -90,11 +91,11 @@ class DemoStack:
             # the vision service needs MQTT 5 (shared subscriptions); amqtt speaks 3.1.1 only
             _LOGGER.info("embedded broker: AI server runs without vision (use --mqtt-host for it)")
             server_args.append("--no-vision")
-        self.audio_port = free_tcp_port(LOCALHOST)
+        self.audio_port = free_port(LOCALHOST)
         self.server = ChildProcess(
             "AI server",
-            "wyoming_bridge",
             [
+                sys.executable, "-m", "wyoming_bridge",
                 "--audio-socket-host", LOCALHOST,
                 "--audio-socket-port", str(self.audio_port),
                 "--no-wyoming",
@@ -105,12 +106,20 @@ class DemoStack:
         )  # fmt: skip
         await self.server.start()
         _LOGGER.info("loading models (the AI server listens once they are ready)...")
-        await wait_for_port(LOCALHOST, self.audio_port, self.server, s.server_start_s)
+        await self.server.wait_for_port(LOCALHOST, self.audio_port, s.server_start_s)
         self.gateway = ChildProcess(
             "gateway",
-            "naila_gateway",
             # metrics every second: readiness below waits for `server_connected`
-            ["--gateway-id", self.gateway_id, "--metrics-interval", "1", *s.gateway_args],
+            [
+                sys.executable,
+                "-m",
+                "naila_gateway",
+                "--gateway-id",
+                self.gateway_id,
+                "--metrics-interval",
+                "1",
+                *s.gateway_args,
+            ],
             env={**mqtt_env, "AI_SERVER_HOST": LOCALHOST, "AI_SERVER_PORT": str(self.audio_port)},
             log_path=logs / "gateway.log",
         )
