@@ -10,6 +10,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,31 @@ def set_receive_prefetch(pc: RTCPeerConnection, frames: int) -> None:
         buffer = getattr(transceiver.receiver, "_RTCRtpReceiver__jitter_buffer", None)
         if buffer is not None and hasattr(buffer, "_prefetch"):
             buffer._prefetch = frames
+
+
+def audio_frame(samples: np.ndarray, index: int) -> AudioFrame:
+    """Frame number `index` of an outgoing 48 kHz mono track, holding int16 `samples`."""
+    frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = RATE
+    frame.pts = index * FRAME
+    frame.time_base = fractions.Fraction(1, RATE)
+    return frame
+
+
+async def received_audio(track: MediaStreamTrack) -> AsyncIterator[tuple[float, np.ndarray, int]]:
+    """(monotonic arrival time, int16 mono samples, rate) of each audio frame until the track ends."""
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        if not isinstance(frame, AudioFrame):
+            continue
+        now = time.monotonic()
+        pcm = frame.to_ndarray().reshape(-1)
+        if frame.layout.name == "stereo":
+            pcm = pcm[::2]
+        yield now, pcm, frame.sample_rate
 
 
 @dataclass
@@ -104,10 +130,7 @@ class MarkerTrack(MediaStreamTrack):
             self._device.stats.sent_onsets.extend(self._detector.feed(samples, RATE, now))
         else:
             self._detector.feed(samples, RATE, now)
-        frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = RATE
-        frame.pts = self._index * FRAME
-        frame.time_base = fractions.Fraction(1, RATE)
+        frame = audio_frame(samples, self._index)
         self._index += 1
         return frame
 
@@ -212,18 +235,8 @@ class BenchDevice:
         )
 
     async def _drain(self, track: MediaStreamTrack) -> None:
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            if not isinstance(frame, AudioFrame):
-                continue
-            now = time.monotonic()
-            pcm = frame.to_ndarray().reshape(-1)
-            if frame.layout.name == "stereo":
-                pcm = pcm[::2]
-            onsets = self._heard.feed(pcm, frame.sample_rate, now)
+        async for now, pcm, rate in received_audio(track):
+            onsets = self._heard.feed(pcm, rate, now)
             if float(np.abs(pcm).max(initial=0)) > 1500:
                 self._last_loud = now
             waiting = self.awaiting_answer_since

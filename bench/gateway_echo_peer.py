@@ -13,12 +13,10 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import fractions
 import json
 import logging
 import signal
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,13 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
-from bench.gateway_device import FRAME, PTIME, RATE, set_receive_prefetch
+from bench.gateway_device import (
+    FRAME,
+    PTIME,
+    audio_frame,
+    received_audio,
+    set_receive_prefetch,
+)
 from bench.gateway_markers import OnsetDetector
 from naila_protocol.topics import QOS_RELIABLE, Topics
 
@@ -60,10 +64,7 @@ class EchoTrack(MediaStreamTrack):
         if delay > 0:
             await asyncio.sleep(delay)
         samples = self.queue.popleft() if self.queue else np.zeros(FRAME, dtype=np.int16)
-        frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = RATE
-        frame.pts = self._index * FRAME
-        frame.time_base = fractions.Fraction(1, RATE)
+        frame = audio_frame(samples, self._index)
         self._index += 1
         return frame
 
@@ -96,18 +97,8 @@ class EchoSession:
         return {"type": "offer", "sdp": self.pc.localDescription.sdp, "session_id": self.session_id}
 
     async def _drain(self, track: MediaStreamTrack) -> None:
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            if not isinstance(frame, AudioFrame):
-                continue
-            now = time.monotonic()
-            pcm = frame.to_ndarray().reshape(-1)
-            if frame.layout.name == "stereo":
-                pcm = pcm[::2]
-            self.detector.feed(pcm, frame.sample_rate, now)
+        async for now, pcm, rate in received_audio(track):
+            self.detector.feed(pcm, rate, now)
             self.track.queue.append(pcm.astype(np.int16))
 
     async def close(self) -> None:
