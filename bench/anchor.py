@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from wyoming.asr import Transcribe, Transcript
@@ -33,6 +32,7 @@ from wyoming.tts import Synthesize
 
 from bench.anchor_llm import AnchorLlm
 from naila_demo.children import ChildProcess, free_port
+from naila_demo.service import AsyncService
 from wyoming_bridge.llm import LlmSettings
 from wyoming_bridge.models import resolve_models
 from wyoming_bridge.stt import SttSettings
@@ -123,7 +123,7 @@ async def wyoming_describe(host: str, port: int) -> Info:
         return Info.from_event(event)
 
 
-class AnchorPipeline:
+class AnchorPipeline(AsyncService):
     """Starts wyoming-faster-whisper and wyoming-piper on free ports, loads the LLM once."""
 
     def __init__(self, config: AnchorConfig, host: str = "127.0.0.1") -> None:
@@ -134,22 +134,6 @@ class AnchorPipeline:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._servers: list[ChildProcess] = []
         self._llm: AnchorLlm | None = None
-
-    async def __aenter__(self) -> AnchorPipeline:
-        try:
-            await self.start()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         cfg = self.config

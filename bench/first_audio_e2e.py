@@ -31,8 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 import numpy as np
 
 from bench.anchor import HA_VAD_SILENCE_S, AnchorConfig, AnchorPipeline, AnchorTiming
+from bench.cli import add_run_arguments, bench_utterances, parse_bench_args
 from bench.gateway_procs import mosquitto
-from bench.speech import DEFAULT_UTTERANCES, Utterance, make_utterances, silence
+from bench.speech import Utterance, silence
 from naila_demo.conversation import TurnError, TurnResult, run_turn
 from naila_demo.speech import trim_silence
 from naila_demo.stack import DemoStack, StackSettings
@@ -87,28 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run = parser.add_argument_group("run")
-    run.add_argument(
-        "--turns",
-        type=int,
-        default=12,
-        help="measured NAILA turns (default 12, >= 10 for the goal)",
+    run = add_run_arguments(
+        parser,
+        turns=12,
+        turns_help="measured NAILA turns, >= 10 for the goal",
+        warmup=1,
+        max_seconds=420.0,
     )
     run.add_argument(
         "--anchor-turns", type=int, default=6, help="measured anchor turns (default 6)"
-    )
-    run.add_argument(
-        "--warmup", type=int, default=1, help="unmeasured turns per system (default 1)"
-    )
-    run.add_argument(
-        "--utterance",
-        action="append",
-        dest="utterances",
-        metavar="TEXT",
-        help="request spoken by espeak-ng (repeatable; default: bench/speech.py's six)",
-    )
-    run.add_argument(
-        "--max-seconds", type=float, default=420.0, help="stop measuring after this long"
     )
     run.add_argument("--no-anchor", action="store_true", help="skip the anchor (no ratio)")
     stack = parser.add_argument_group("NAILA stack")
@@ -126,7 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument(
         "--keep-logs", type=Path, help="copy child logs and reply WAVs into this directory"
     )
-    parser.add_argument("--log-level", default="WARNING")
     return parser  # fmt: skip
 
 
@@ -181,9 +168,7 @@ async def anchor_turns(
 
 
 async def run_bench(args: argparse.Namespace) -> Results:
-    texts = args.utterances or list(DEFAULT_UTTERANCES)
-    print(f"synthesizing {len(texts)} utterances with espeak-ng ...", flush=True)
-    utterances = await asyncio.to_thread(make_utterances, texts)
+    utterances = await bench_utterances(args)
     results = Results()
     server_args = [
         *([] if args.keep_history else ["--history-turns", "0"]),
@@ -277,12 +262,7 @@ def report(args: argparse.Namespace, results: Results) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.turns < 1 or args.warmup < 0:
-        raise SystemExit("--turns must be >= 1 and --warmup >= 0")
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    args = parse_bench_args(build_parser(), argv)
     for noisy in ("aioice", "aiortc"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     started = time.monotonic()

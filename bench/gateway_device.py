@@ -39,15 +39,6 @@ def set_receive_prefetch(pc: RTCPeerConnection, frames: int) -> None:
             buffer._prefetch = frames
 
 
-def audio_frame(samples: np.ndarray, index: int) -> AudioFrame:
-    """Frame number `index` of an outgoing 48 kHz mono track, holding int16 `samples`."""
-    frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-    frame.sample_rate = RATE
-    frame.pts = index * FRAME
-    frame.time_base = fractions.Fraction(1, RATE)
-    return frame
-
-
 async def received_audio(track: MediaStreamTrack) -> AsyncIterator[tuple[float, np.ndarray, int]]:
     """(monotonic arrival time, int16 mono samples, rate) of each audio frame until the track ends."""
     while True:
@@ -82,22 +73,50 @@ class DeviceStats:
     samples_heard: int = 0
 
 
-class MarkerTrack(MediaStreamTrack):
-    """Outgoing 48 kHz mono track paced on an absolute 20 ms clock, scripted by `Talk`."""
+class PacedTrack(MediaStreamTrack):
+    """Outgoing 48 kHz mono track paced on an absolute 20 ms clock; next_samples() fills it."""
 
     kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start: float | None = None
+        self._index = 0
+
+    def next_samples(self, now: float) -> np.ndarray:
+        """FRAME int16 samples for the frame leaving at monotonic time `now`."""
+        raise NotImplementedError
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        delay = self._start + self._index * PTIME - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        samples = self.next_samples(time.monotonic())
+        frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._index * FRAME
+        frame.time_base = fractions.Fraction(1, RATE)
+        self._index += 1
+        return frame
+
+
+class MarkerTrack(PacedTrack):
+    """The device's microphone, scripted by `Talk`; timestamps the tone onsets it sends."""
 
     def __init__(self, device: BenchDevice) -> None:
         super().__init__()
         self._device = device
-        self._start: float | None = None
-        self._index = 0
         self._pending = np.zeros(0, dtype=np.int16)
         self._detector = OnsetDetector()
         self._utterance = tone(device.talk.utterance_s, RATE)
         self._next_talk_at = 0.0
 
-    def _next_samples(self, now: float) -> np.ndarray:
+    def _script(self, now: float) -> np.ndarray:
         dev = self._device
         if self._pending.size == 0 and dev.talking and now >= self._next_talk_at:
             self._pending = self._utterance
@@ -113,26 +132,14 @@ class MarkerTrack(MediaStreamTrack):
             out = np.concatenate([out, np.zeros(FRAME - out.size, dtype=np.int16)])
         return out
 
-    async def recv(self) -> AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        loop = asyncio.get_running_loop()
-        if self._start is None:
-            self._start = loop.time()
-        due = self._start + self._index * PTIME
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        now = time.monotonic()
-        samples = self._next_samples(now)
+    def next_samples(self, now: float) -> np.ndarray:
+        samples = self._script(now)
         if self._device.measuring:
             self._device.stats.frames_sent += 1
             self._device.stats.sent_onsets.extend(self._detector.feed(samples, RATE, now))
         else:
             self._detector.feed(samples, RATE, now)
-        frame = audio_frame(samples, self._index)
-        self._index += 1
-        return frame
+        return samples
 
 
 class BenchDevice:

@@ -26,47 +26,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 import aiomqtt
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
-from av import AudioFrame
 
-from bench.gateway_device import (
-    FRAME,
-    PTIME,
-    audio_frame,
-    received_audio,
-    set_receive_prefetch,
-)
+from bench.gateway_device import FRAME, PacedTrack, received_audio, set_receive_prefetch
 from bench.gateway_markers import OnsetDetector
 from naila_protocol.topics import QOS_RELIABLE, Topics
 
 _LOGGER = logging.getLogger("bench.echo_peer")
 
 
-class EchoTrack(MediaStreamTrack):
+class EchoTrack(PacedTrack):
     """Plays back queued PCM frames on an absolute 20 ms clock; silence when the queue is empty."""
-
-    kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
         self.queue: collections.deque[np.ndarray] = collections.deque(maxlen=1)
         """One slot: a relay stays live (a standing backlog would add its depth to every frame)."""
-        self._start: float | None = None
-        self._index = 0
 
-    async def recv(self) -> AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        loop = asyncio.get_running_loop()
-        if self._start is None:
-            self._start = loop.time()
-        delay = self._start + self._index * PTIME - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        samples = self.queue.popleft() if self.queue else np.zeros(FRAME, dtype=np.int16)
-        frame = audio_frame(samples, self._index)
-        self._index += 1
-        return frame
+    def next_samples(self, now: float) -> np.ndarray:
+        return self.queue.popleft() if self.queue else np.zeros(FRAME, dtype=np.int16)
 
 
 class EchoSession:

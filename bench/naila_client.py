@@ -91,20 +91,30 @@ async def _connection(
             await writer.wait_closed()
 
 
+async def _time_reply(
+    mode: str,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    request_id: str,
+    rate: int,
+    hangover_s: float,
+) -> NailaTiming:
+    """Flush the request's last frame (its end) and time the reply's first audio byte."""
+    await writer.drain()
+    t_end = time.perf_counter()
+    t_first, audio_bytes, summary = await asyncio.wait_for(
+        _read_reply(reader, request_id, rate), REPLY_TIMEOUT_S
+    )
+    return NailaTiming(mode, (t_first - t_end) * 1000.0, hangover_s * 1000.0, audio_bytes, summary)
+
+
 async def measure_stream(
     host: str, port: int, pcm: bytes, rate: int, device_id: str, request_id: str, hangover_s: float
 ) -> NailaTiming:
     """Whole utterance in one STREAM frame (speech + hang-over silence, as the gateway sends it)."""
     async with _connection(host, port) as (reader, writer):
         writer.write(encode_frame(Frame(device_id, rate, request_id, FrameKind.STREAM, pcm)))
-        await writer.drain()
-        t_end = time.perf_counter()
-        t_first, audio_bytes, summary = await asyncio.wait_for(
-            _read_reply(reader, request_id, rate), REPLY_TIMEOUT_S
-        )
-    return NailaTiming(
-        "stream", (t_first - t_end) * 1000.0, hangover_s * 1000.0, audio_bytes, summary
-    )
+        return await _time_reply("stream", reader, writer, request_id, rate, hangover_s)
 
 
 async def measure_chunked(
@@ -132,11 +142,4 @@ async def measure_chunked(
             writer.write(encode_frame(Frame(device_id, rate, request_id, FrameKind.CHUNK, chunk)))
             await writer.drain()
         writer.write(encode_frame(Frame(device_id, rate, request_id, FrameKind.FINAL, b"")))
-        await writer.drain()
-        t_end = time.perf_counter()
-        t_first, audio_bytes, summary = await asyncio.wait_for(
-            _read_reply(reader, request_id, rate), REPLY_TIMEOUT_S
-        )
-    return NailaTiming(
-        "chunked", (t_first - t_end) * 1000.0, hangover_s * 1000.0, audio_bytes, summary
-    )
+        return await _time_reply("chunked", reader, writer, request_id, rate, hangover_s)

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.anchor import HA_VAD_SILENCE_S, AnchorConfig, AnchorPipeline, AnchorTiming
+from bench.cli import add_run_arguments, bench_utterances, parse_bench_args
 from bench.naila_client import FRAME_MS, NailaTiming, measure_chunked, measure_stream
-from bench.speech import DEFAULT_UTTERANCES, Utterance, make_utterances, silence
+from bench.speech import Utterance, silence
 from naila_demo.children import ChildProcess, free_port
 from naila_gateway.config import GatewayConfig
 from wyoming_bridge.stt import SttSettings
@@ -54,33 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bench.server_first_audio",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    run = parser.add_argument_group("run")
-    run.add_argument(
-        "--turns",
-        type=int,
-        default=3,
-        help="measured turns per utterance and system (default: %(default)s)",
-    )
-    run.add_argument(
-        "--warmup", type=int, default=2, help="warm-up turns per system (not measured)"
-    )
-    run.add_argument(
-        "--utterance",
-        action="append",
-        dest="utterances",
-        metavar="TEXT",
-        help="text to speak with espeak-ng (repeatable; default: 6 home-assistant requests)",
+    run = add_run_arguments(
+        parser,
+        turns=3,
+        turns_help="measured turns per utterance and system",
+        warmup=2,
+        max_seconds=900.0,
     )
     run.add_argument(
         "--modes",
         default=",".join(MODES),
         help="NAILA request forms to measure: stream, chunked or both (default: %(default)s)",
-    )
-    run.add_argument(
-        "--max-seconds",
-        type=float,
-        default=900.0,
-        help="stop measuring after this long and report what was measured (default: %(default)s)",
     )
     naila = parser.add_argument_group("NAILA server")
     naila.add_argument(
@@ -121,9 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=SttSettings().beam_size,
         help="wyoming-faster-whisper --beam-size; default NAILA's own (%(default)s), "
         "0 = wyoming-faster-whisper's auto (5 on x86)",
-    )
-    parser.add_argument(
-        "--log-level", default="WARNING", help="logging level (default: %(default)s)"
     )
     return parser
 
@@ -181,9 +163,7 @@ async def run_bench(args: argparse.Namespace) -> list[UtteranceResults]:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if unknown := set(modes) - set(MODES):
         raise SystemExit(f"unknown --modes {sorted(unknown)}; choose from {MODES}")
-    texts = args.utterances or list(DEFAULT_UTTERANCES)
-    print(f"synthesizing {len(texts)} utterances with espeak-ng ...", flush=True)
-    utterances = await asyncio.to_thread(make_utterances, texts)
+    utterances = await bench_utterances(args)
     results = [UtteranceResults(u) for u in utterances]
     config = AnchorConfig.packaged(beam_size=args.anchor_beam_size)
     with tempfile.TemporaryDirectory(prefix="naila-bench-") as tmp:
@@ -309,12 +289,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.turns < 1 or args.warmup < 0:
-        raise SystemExit("--turns must be >= 1 and --warmup >= 0")
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    args = parse_bench_args(build_parser(), argv)
     try:
         asyncio.run(_main(args))
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Any, Self
+from typing import Any
 
 from amqtt.broker import Broker
+
+from naila_demo.service import AsyncService
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ class _NoDelayBroker(Broker):
         await super().stream_connected(reader, writer, listener_name)
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(AsyncService):
     """In-process MQTT 3.1.1 broker; `port=0` picks a free port (read it from `.port`)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -63,13 +65,6 @@ class EmbeddedBroker:
         if broker is not None:
             await broker.shutdown()
             _LOGGER.info("embedded MQTT broker stopped")
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 __all__ = ["EmbeddedBroker"]

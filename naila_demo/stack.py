@@ -12,12 +12,12 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
 
 import aiomqtt
 
 from naila_demo.broker import EmbeddedBroker
 from naila_demo.children import ChildProcess, free_port
+from naila_demo.service import AsyncService
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class StackSettings:
     gateway_args: list[str] = field(default_factory=list)
 
 
-class DemoStack:
+class DemoStack(AsyncService):
     """`async with DemoStack(settings) as stack:` -> broker, AI server and gateway are up."""
 
     def __init__(self, settings: StackSettings) -> None:
@@ -59,17 +59,6 @@ class DemoStack:
     @property
     def children(self) -> list[ChildProcess]:
         return [c for c in (self.gateway, self.server) if c is not None]
-
-    async def __aenter__(self) -> Self:
-        try:
-            await self.start()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         s = self.settings
