@@ -38,7 +38,7 @@ from naila_demo.conversation import TurnError, TurnResult, run_turn
 from naila_demo.speech import trim_silence
 from naila_demo.stack import DemoStack, StackSettings
 from naila_gateway.config import GatewayConfig
-from naila_sim import SimDevice, SimDeviceConfig
+from naila_sim import SimDevice
 
 _LOGGER = logging.getLogger("bench.first_audio_e2e")
 
@@ -191,33 +191,33 @@ async def run_bench(args: argparse.Namespace) -> Results:
             else AnchorPipeline(AnchorConfig.packaged())
         )
         print("starting the NAILA stack and the anchor servers ...", flush=True)
-        async with DemoStack(settings) as naila, anchor_cm as anchor:
-            device_config = SimDeviceConfig(
-                "bench-e2e", mqtt_host="127.0.0.1", mqtt_port=naila.mqtt_port
-            )
-            async with SimDevice(device_config) as device:
-                await device.wait_connected(30.0)
-                print("warming up ...", flush=True)
-                deadline = time.monotonic() + args.max_seconds
-                await naila_turns(device, utterances, args.warmup, out_dir, None, deadline)
-                if anchor is not None:
-                    await anchor_turns(anchor, utterances, args.warmup, None)
-                # alternate blocks so both systems share the machine's noise
-                done_n = done_a = 0
-                while done_n < args.turns or (anchor is not None and done_a < args.anchor_turns):
-                    if time.monotonic() > deadline:
-                        print("--max-seconds reached", flush=True)
-                        break
-                    if done_n < args.turns:
-                        n = min(3, args.turns - done_n)
-                        await naila_turns(device, utterances[done_n % len(utterances):] + utterances,
-                                          n, out_dir, results, deadline, done_n + 1)  # fmt: skip
-                        done_n += n
-                    if anchor is not None and done_a < args.anchor_turns:
-                        n = min(2, args.anchor_turns - done_a)
-                        await anchor_turns(anchor, utterances[done_a % len(utterances):] + utterances,
-                                           n, results, done_a + 1)  # fmt: skip
-                        done_a += n
+        async with (
+            DemoStack(settings) as naila,
+            anchor_cm as anchor,
+            SimDevice(naila.device_config("bench-e2e")) as device,
+        ):
+            await device.wait_connected(30.0)
+            print("warming up ...", flush=True)
+            deadline = time.monotonic() + args.max_seconds
+            await naila_turns(device, utterances, args.warmup, out_dir, None, deadline)
+            if anchor is not None:
+                await anchor_turns(anchor, utterances, args.warmup, None)
+            # alternate blocks so both systems share the machine's noise
+            done_n = done_a = 0
+            while done_n < args.turns or (anchor is not None and done_a < args.anchor_turns):
+                if time.monotonic() > deadline:
+                    print("--max-seconds reached", flush=True)
+                    break
+                if done_n < args.turns:
+                    n = min(3, args.turns - done_n)
+                    await naila_turns(device, utterances[done_n % len(utterances):] + utterances,
+                                      n, out_dir, results, deadline, done_n + 1)  # fmt: skip
+                    done_n += n
+                if anchor is not None and done_a < args.anchor_turns:
+                    n = min(2, args.anchor_turns - done_a)
+                    await anchor_turns(anchor, utterances[done_a % len(utterances):] + utterances,
+                                       n, results, done_a + 1)  # fmt: skip
+                    done_a += n
     return results
 
 

@@ -22,7 +22,7 @@ from naila_demo.conversation import TurnError, TurnResult, run_turn
 from naila_demo.speech import SpeechError, load_utterance
 from naila_demo.stack import DemoStack, StackSettings
 from naila_protocol.topics import DEFAULT_PREFIX, is_valid_device_id
-from naila_sim import SimDevice, SimDeviceConfig
+from naila_sim import SimDevice
 
 DEFAULT_SAY = "What is the capital of France?"
 EXIT_INTERRUPTED = 130
@@ -161,15 +161,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
             highlight=False,
             soft_wrap=True,
         )
-        device_config = SimDeviceConfig(
-            device_id=args.device_id,
-            mqtt_host=stack.mqtt_host,
-            mqtt_port=stack.mqtt_port,
-            mqtt_username=args.mqtt_username,
-            mqtt_password=args.mqtt_password,
-            prefix=args.mqtt_prefix,
-        )
-        async with SimDevice(device_config) as device:
+        async with SimDevice(stack.device_config(args.device_id)) as device:
             await device.wait_connected(30.0)
             console.print(
                 f"device {args.device_id} connected; speaking {speech.size / 48000:.1f} s"

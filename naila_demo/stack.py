@@ -19,6 +19,7 @@ from naila_demo.broker import EmbeddedBroker
 from naila_demo.children import ChildProcess, free_port
 from naila_demo.service import AsyncService
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
+from naila_sim import SimDeviceConfig
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -59,6 +60,17 @@ class DemoStack(AsyncService):
     @property
     def children(self) -> list[ChildProcess]:
         return [c for c in (self.gateway, self.server) if c is not None]
+
+    def device_config(self, device_id: str) -> SimDeviceConfig:
+        """A simulated device on this stack's broker, with its login and topic prefix."""
+        return SimDeviceConfig(
+            device_id=device_id,
+            mqtt_host=self.mqtt_host,
+            mqtt_port=self.mqtt_port,
+            mqtt_username=self.settings.mqtt_username,
+            mqtt_password=self.settings.mqtt_password,
+            prefix=self.settings.prefix,
+        )
 
     async def start(self) -> None:
         s = self.settings
