@@ -175,11 +175,11 @@ async def run_bench(args: argparse.Namespace) -> Results:
         "--no-vision",  # voice only: no detector models loading beside the measurement
         *args.server_arg,
     ]
-    with contextlib.ExitStack() as stack:
+    async with contextlib.AsyncExitStack() as stack:
         out_dir = args.keep_logs or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-e2e-"))
         )
-        port = stack.enter_context(mosquitto())
+        port = await stack.enter_async_context(mosquitto())
         settings = StackSettings(
             out_dir=out_dir, mqtt_host="127.0.0.1", mqtt_port=port, log_level=args.log_level.upper(),
             server_args=server_args,

@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
+import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from naila_demo.children import free_port
+from naila_demo.children import ChildProcess, free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
-
-
-@contextlib.contextmanager
-def mosquitto() -> Iterator[int]:
+@contextlib.asynccontextmanager
+async def mosquitto() -> AsyncIterator[int]:
     """A mosquitto on a free 127.0.0.1 port with TCP_NODELAY; yields the port."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-mqtt-") as tmp:
@@ -40,43 +29,27 @@ def mosquitto() -> Iterator[int]:
             f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
             "persistence false\nlog_dest none\n"
         )
-        proc = subprocess.Popen(
-            [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        broker = ChildProcess(
+            "mosquitto",
+            [MOSQUITTO, "-c", str(conf)],
+            log_path=Path(tmp) / "mosquitto.log",
+            stop_signals=(signal.SIGTERM,),
         )
+        await broker.start()
         try:
-            wait_port(port)
+            await broker.wait_for_port("127.0.0.1", port, 10.0)
             yield port
         finally:
-            stop(proc)
+            await broker.stop()
 
 
 def start_python(
-    args: Sequence[str], env: Mapping[str, str] | None = None, log: Path | None = None
-) -> subprocess.Popen[bytes]:
-    """Start `python ARGS` from the repository root (its output to `log`, or discarded)."""
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - child owns it
-    try:
-        return subprocess.Popen(
-            [sys.executable, *args],
-            cwd=REPO,
-            env={**os.environ, **(env or {})},
-            stdout=out,
-            stderr=out,
-        )
-    finally:
-        if log:
-            out.close()  # type: ignore[union-attr]
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 8.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    name: str, args: Sequence[str], log: Path, env: Mapping[str, str] | None = None
+) -> ChildProcess:
+    """`python ARGS` (not started yet), stopped by SIGTERM; its output goes to `log`."""
+    return ChildProcess(
+        name, [sys.executable, *args], log_path=log, env=env, stop_signals=(signal.SIGTERM,)
+    )
 
 
 @dataclass

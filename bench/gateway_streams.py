@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,8 @@ import aiomqtt
 from bench.gateway_device import BenchDevice, Talk
 from bench.gateway_echo_server import EchoFramingServer
 from bench.gateway_markers import match_latencies, percentile_ms
-from bench.gateway_procs import CpuWindow, mosquitto, start_python, stop
+from bench.gateway_procs import REPO, CpuWindow, mosquitto, start_python
+from naila_demo.children import ChildProcess
 from naila_protocol.topics import Topics
 
 _LOGGER = logging.getLogger("bench.gateway_streams")
@@ -82,7 +82,7 @@ class FarSide:
 
     name: str
     mqtt_port: int
-    proc: subprocess.Popen[bytes]
+    proc: ChildProcess
     uplink_onsets: Callable[[str], list[float]]
     downlink_sent: Callable[[str], list[float]]
     utterances: Callable[[str], int]
@@ -162,6 +162,7 @@ async def run_step(side: FarSide, streams: int, args: argparse.Namespace) -> Ste
                 random.uniform(0, 1.5), setattr, d, "talking", True
             )
         await asyncio.sleep(args.warmup)
+        assert side.proc.pid is not None
         cpu = CpuWindow(side.proc.pid)
         before = side.metrics.latest if side.metrics else None
         cpu.start()
@@ -246,7 +247,7 @@ def print_table(results: Sequence[StepResult]) -> None:
 
 
 async def bench(args: argparse.Namespace) -> list[StepResult]:
-    stack = contextlib.ExitStack()
+    stack = contextlib.AsyncExitStack()
     tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-gw-")))
     sides: list[FarSide] = []
     echo_server: EchoFramingServer | None = None
@@ -254,10 +255,11 @@ async def bench(args: argparse.Namespace) -> list[StepResult]:
     base_onsets: dict[str, list[float]] = {}
     try:
         if "baseline" in args.targets:
-            port = stack.enter_context(mosquitto())
+            port = await stack.enter_async_context(mosquitto())
             proc = start_python(
+                "echo peer",
                 [
-                    "bench/gateway_echo_peer.py",
+                    str(REPO / "bench" / "gateway_echo_peer.py"),
                     "--mqtt-port",
                     str(port),
                     "--prefetch",
@@ -267,7 +269,8 @@ async def bench(args: argparse.Namespace) -> list[StepResult]:
                 ],
                 log=tmp / "echo_peer.log",
             )
-            stack.callback(stop, proc)
+            await proc.start()
+            stack.push_async_callback(proc.stop)
             sides.append(
                 FarSide(
                     "baseline",
@@ -279,7 +282,7 @@ async def bench(args: argparse.Namespace) -> list[StepResult]:
                 )
             )
         if "gateway" in args.targets:
-            port = stack.enter_context(mosquitto())
+            port = await stack.enter_async_context(mosquitto())
             echo_server = EchoFramingServer()
             await echo_server.start()
             env = {
@@ -291,11 +294,13 @@ async def bench(args: argparse.Namespace) -> list[StepResult]:
             }
             gw_log = args.gateway_log or tmp / "gateway.log"
             proc = start_python(
+                "gateway",
                 ["-m", "naila_gateway", "--metrics-interval", "1", *args.gateway_arg],
                 env=env,
                 log=Path(gw_log),
             )
-            stack.callback(stop, proc)
+            await proc.start()
+            stack.push_async_callback(proc.stop)
             await wait_gateway_online(port, 30)
             es = echo_server
             watch = MetricsWatch(port)
@@ -319,7 +324,7 @@ async def bench(args: argparse.Namespace) -> list[StepResult]:
                 pending.append(await run_step(side, n, args))
         for side in sides:  # the echo peer reports its onsets when it exits
             if side.name == "baseline":
-                stop(side.proc)
+                await side.proc.stop()
                 with contextlib.suppress(OSError, ValueError):
                     base_onsets.update(json.loads(base_results.read_text()))
         by_name = {side.name: side for side in sides}
@@ -332,7 +337,7 @@ async def bench(args: argparse.Namespace) -> list[StepResult]:
                 await side.metrics.stop()
         if echo_server is not None:
             await echo_server.stop()
-        stack.close()
+        await stack.aclose()
 
 
 def main() -> None:
