@@ -81,10 +81,17 @@ def summary(name: str, times: list[float], base: float | None) -> str:
     return f"{name:<44} median {med:7.1f} ms   p90 {p90:7.1f} ms   {ratio}"
 
 
+def _decode(jpeg: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("test photo does not decode")
+    return np.asarray(image)
+
+
 async def run(frames: int, threads: int) -> None:
     photos = test_photos()
     bare = OnnxYoloDetector(fall_onnx_file(), confidence=0.35, iou=0.45, threads=threads)
-    tensors = [bare.preprocess(cv2.imdecode(np.frombuffer(p, np.uint8), 1))[0] for p in photos]
+    tensors = [bare.preprocess(_decode(photo))[0] for photo in photos]
     fall_only = service_for(("fall",), threads)
     default = service_for(("coco", "fall"), threads)
     for svc in (fall_only, default):  # warm-up: first runs allocate
