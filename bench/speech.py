@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+from naila_demo.speech import trim_silence
+
 DEFAULT_UTTERANCES = (
     "what time is it",
     "turn on the kitchen lights",
@@ -79,9 +81,18 @@ def resample_pcm(samples: np.ndarray, rate_in: int, rate_out: int) -> bytes:
 
 
 def make_utterance(text: str) -> Utterance:
-    """Speak `text` once and derive the 16 kHz (HA) and 48 kHz (gateway) versions."""
+    """Speak `text` once and derive the 16 kHz (HA) and 48 kHz (gateway) versions.
+
+    espeak-ng's own leading and trailing silence is cut (as the simulated device does), so
+    the end of the audio is the last spoken frame: otherwise that silence would count as
+    speech, and NAILA's speculation would get a head start the hang-over alone does not give.
+    """
     samples, rate = espeak_pcm(text)
-    return Utterance(text, resample_pcm(samples, rate, 16000), resample_pcm(samples, rate, 48000))
+    pcm48k = np.frombuffer(resample_pcm(samples, rate, 48000), dtype="<i2")
+    speech = trim_silence(pcm48k)
+    return Utterance(
+        text, resample_pcm(speech.astype(np.float32) / 32768.0, 48000, 16000), speech.tobytes()
+    )
 
 
 def make_utterances(texts: tuple[str, ...] | list[str] = DEFAULT_UTTERANCES) -> list[Utterance]:
