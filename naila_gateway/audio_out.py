@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 
 import av
 import numpy as np
@@ -104,8 +105,9 @@ class OutputQueue:
 class PacedOutputTrack(MediaStreamTrack):
     """Sends one Opus packet per 20 ms on an absolute clock: queued audio, else silence.
 
-    Encoding runs in the default executor. `on_frame(tag)` is called for every frame as it
-    leaves (tag = the request a queued frame belongs to, None for silence), so callers can
+    Encoding runs in the default executor, except for silence the encoder has settled on
+    (OpusEncoder.settled_silence: no encode, no thread hop). `on_frame(tag)` is called for
+    every frame as it leaves (tag = the request a queued frame belongs to, None for silence), so callers can
     count frames and time first audio.
     """
 
@@ -154,7 +156,13 @@ class PacedOutputTrack(MediaStreamTrack):
         item = self.queue.pop()
         samples, tag = item if item is not None else (SILENCE, None)
         self._idle = item is None
-        packet = await loop.run_in_executor(None, self._encoder.encode, samples)
+        packet = None if item is not None else self._encoder.settled_silence()
+        if packet is not None and deadline <= now:
+            await asyncio.sleep(0)  # catching up: still let the loop run between frames
+        elif packet is None:
+            packet = await loop.run_in_executor(
+                None, partial(self._encoder.encode, samples, silence=item is None)
+            )
         self.frames_sent += 1
         if item is not None:
             self.voiced_frames_sent += 1

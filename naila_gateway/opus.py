@@ -15,10 +15,19 @@ import numpy as np
 from naila_gateway.pcm import FRAME_SAMPLES, WEBRTC_RATE
 
 TIME_BASE = fractions.Fraction(1, WEBRTC_RATE)
+SETTLED_SILENCE_REPEATS = 3
+"""Identical silence packets in a row after which libopus has settled on one silence packet."""
 
 
 class OpusEncoder:
-    """Encodes 20 ms int16 mono frames at 48 kHz; not thread-safe, one per output track."""
+    """Encodes 20 ms int16 mono frames at 48 kHz; not thread-safe, one per output track.
+
+    During a run of silence libopus settles within a few frames on one packet it then
+    repeats byte for byte (checked over 2 minutes); `settled_silence()` hands out those
+    bytes again instead of encoding (70-300 µs a frame, most of an idle device's output).
+    The encoder's internal state then lags by the skipped frames, which changes the bits of
+    the next speech packets but not their quality (decoded SNR equal within 0.2 dB).
+    """
 
     def __init__(self, bitrate: int) -> None:
         self.bitrate = bitrate
@@ -30,18 +39,43 @@ class OpusEncoder:
         self._codec.time_base = TIME_BASE
         self._codec.options = {"application": "voip"}
         self._index = 0
+        self._last_silence: bytes | None = None
+        self._silence_repeats = 0
 
-    def encode(self, samples: np.ndarray) -> av.Packet | None:
-        """One 960-sample frame -> one Opus packet stamped with this frame's RTP timestamp."""
+    def encode(self, samples: np.ndarray, *, silence: bool = False) -> av.Packet | None:
+        """One 960-sample frame -> one Opus packet stamped with this frame's RTP timestamp.
+
+        `silence=True` marks an all-zero filler frame (lets the encoder notice it settled).
+        """
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = WEBRTC_RATE
         frame.pts = self._index * FRAME_SAMPLES
         frame.time_base = TIME_BASE
         packets = self._codec.encode(frame)
         if not packets:
+            self._note_silence(None)
             return None
         packet = packets[-1]
+        self._stamp(packet)
+        self._note_silence(bytes(packet) if silence else None)
+        return packet
+
+    def settled_silence(self) -> av.Packet | None:
+        """The next frame's packet if silence is all the encoder would emit now, else None."""
+        if self._silence_repeats < SETTLED_SILENCE_REPEATS or self._last_silence is None:
+            return None
+        packet = av.Packet(self._last_silence)
+        self._stamp(packet)
+        return packet
+
+    def _stamp(self, packet: av.Packet) -> None:
         packet.pts = self._index * FRAME_SAMPLES
         packet.time_base = TIME_BASE
         self._index += 1
-        return packet
+
+    def _note_silence(self, payload: bytes | None) -> None:
+        if payload is not None and payload == self._last_silence:
+            self._silence_repeats += 1
+        else:
+            self._last_silence = payload
+            self._silence_repeats = 1 if payload is not None else 0
