@@ -96,6 +96,19 @@ def test_opus_encoder_meets_bitrate(bitrate: int) -> None:
     assert [p.pts for p in packets[:3]] == [0, 960, 1920]
 
 
+def test_opus_silence_settles_into_one_reused_packet() -> None:
+    encoder = OpusEncoder(24000)
+    assert encoder.settled_silence() is None
+    encoded = [encoder.encode(SILENT, silence=True) for _ in range(10)]
+    last = encoded[-1]
+    assert last is not None
+    reused = encoder.settled_silence()
+    assert reused is not None and bytes(reused) == bytes(last)
+    assert reused.pts == last.pts + FRAME_SAMPLES  # the next frame's timestamp
+    encoder.encode(tone(0.02)[:FRAME_SAMPLES])
+    assert encoder.settled_silence() is None  # speech resets it
+
+
 def test_env_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MQTT_HOST", "broker.lan")
     monkeypatch.setenv("AUDIO_VAD_MODE", "silero")
