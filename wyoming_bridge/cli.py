@@ -20,9 +20,13 @@ from .tts import TtsSettings
 from .vision.config import add_vision_args
 
 
-def _env(name: str, default: Any = None, cast: Callable[[str], Any] = str) -> Any:
+def _env(name: str, default: Any = None, cast: Callable[[str], Any] | None = None) -> Any:
+    """A flag's default from the environment: the raw string, so argparse's `type` converts it
+    and a malformed value is reported like a malformed flag."""
     value = os.environ.get(name)
-    return cast(value) if value not in (None, "") else default
+    if value in (None, ""):
+        return default
+    return cast(value) if cast else value
 
 
 def _split(value: str) -> list[str]:
@@ -46,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sock.add_argument(
         "--audio-socket-port",
         type=int,
-        default=_env("AUDIO_SOCKET_PORT", DEFAULT_PORT, int),
+        default=_env("AUDIO_SOCKET_PORT", DEFAULT_PORT),
         help="port, 0 = any free port [AUDIO_SOCKET_PORT]",
     )
     sock.add_argument(
@@ -108,9 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     mqtt.add_argument(
         "--mqtt-host", default=_env("MQTT_HOST"), help="broker host; unset = MQTT off [MQTT_HOST]"
     )
-    mqtt.add_argument(
-        "--mqtt-port", type=int, default=_env("MQTT_PORT", 1883, int), help="[MQTT_PORT]"
-    )
+    mqtt.add_argument("--mqtt-port", type=int, default=_env("MQTT_PORT", 1883), help="[MQTT_PORT]")
     mqtt.add_argument("--mqtt-username", default=_env("MQTT_USERNAME"), help="[MQTT_USERNAME]")
     mqtt.add_argument("--mqtt-password", default=_env("MQTT_PASSWORD"), help="[MQTT_PASSWORD]")
     mqtt.add_argument(
@@ -130,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stt.add_argument("--stt-language", default=_env("STT_LANGUAGE", "en"), help="[STT_LANGUAGE]")
     stt.add_argument(
-        "--stt-beam-size", type=int, default=_env("STT_BEAM_SIZE", 1, int), help="[STT_BEAM_SIZE]"
+        "--stt-beam-size", type=int, default=_env("STT_BEAM_SIZE", 1), help="[STT_BEAM_SIZE]"
     )
     stt.add_argument("--stt-threads", type=int, default=0, help="0 = CTranslate2 default")
     stt.add_argument(
@@ -151,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     llm.add_argument(
         "--llm-max-tokens",
         type=int,
-        default=_env("LLM_MAX_TOKENS", llm_defaults.max_tokens, int),
+        default=_env("LLM_MAX_TOKENS", llm_defaults.max_tokens),
         help="[LLM_MAX_TOKENS]",
     )
     llm.add_argument("--llm-temperature", type=float, default=llm_defaults.temperature)

@@ -10,12 +10,14 @@ from collections.abc import Callable
 
 import aiomqtt
 import numpy as np
+import pytest
 
 from naila_protocol.framing import Frame, FrameKind
 from tests.conftest import Broker
 from tests.server.conftest import ServerFactory
 from tests.server.wire import connect
 from wyoming_bridge.app import ServerSettings
+from wyoming_bridge.cli import build_parser
 from wyoming_bridge.mqtt_status import MqttSettings
 
 Speech = Callable[[str, int], np.ndarray]
@@ -95,3 +97,17 @@ def test_missing_model_is_one_clear_error() -> None:
     assert result.returncode == 2
     assert "Whisper model directory not found at /nonexistent/whisper" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "flag"),
+    [("AUDIO_SOCKET_PORT", "--audio-socket-port"), ("VISION_THREADS", "--vision-threads")],
+)
+def test_malformed_environment_number_is_a_clear_cli_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str, flag: str
+) -> None:
+    monkeypatch.setenv(variable, "lots")
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([])
+    assert exit_info.value.code == 2
+    assert f"argument {flag}: invalid int value: 'lots'" in capsys.readouterr().err

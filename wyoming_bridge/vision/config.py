@@ -83,13 +83,13 @@ def add_vision_args(parser: argparse.ArgumentParser) -> None:
     add(
         "--vision-confidence",
         type=float,
-        default=float(_env("VISION_CONFIDENCE", "0.35")),
+        default=_env("VISION_CONFIDENCE", "0.35"),
         help="minimum detection confidence [VISION_CONFIDENCE]",
     )
     add(
         "--vision-threads",
         type=int,
-        default=int(_env("VISION_THREADS", "2")),
+        default=_env("VISION_THREADS", "2"),
         help="ONNX Runtime threads [VISION_THREADS]",
     )
     add(
@@ -106,19 +106,19 @@ def add_vision_args(parser: argparse.ArgumentParser) -> None:
     add(
         "--vision-snapshot-timeout",
         type=float,
-        default=float(_env("VISION_SNAPSHOT_TIMEOUT", "10")),
+        default=_env("VISION_SNAPSHOT_TIMEOUT", "10"),
         help="seconds to wait for a device snapshot [VISION_SNAPSHOT_TIMEOUT]",
     )
     add(
         "--vision-max-upload-bytes",
         type=int,
-        default=int(_env("VISION_MAX_UPLOAD_BYTES", str(16 * 1024 * 1024))),
+        default=_env("VISION_MAX_UPLOAD_BYTES", str(16 * 1024 * 1024)),
         help="largest accepted upload (decoded) [VISION_MAX_UPLOAD_BYTES]",
     )
     add(
         "--vision-max-pixels",
         type=int,
-        default=int(_env("VISION_MAX_PIXELS", "40000000")),
+        default=_env("VISION_MAX_PIXELS", "40000000"),
         help="largest accepted image or video frame [VISION_MAX_PIXELS]",
     )
     add(
@@ -134,13 +134,13 @@ def add_vision_args(parser: argparse.ArgumentParser) -> None:
     add(
         "--vision-alert-cooldown",
         type=float,
-        default=float(_env("VISION_ALERT_COOLDOWN", "60")),
+        default=_env("VISION_ALERT_COOLDOWN", "60"),
         help="seconds between two alerts of one type per camera [VISION_ALERT_COOLDOWN]",
     )
     add(
         "--vision-alert-clear-after",
         type=float,
-        default=float(_env("VISION_ALERT_CLEAR_AFTER", "30")),
+        default=_env("VISION_ALERT_CLEAR_AFTER", "30"),
         help="seconds unseen before an alert may fire again [VISION_ALERT_CLEAR_AFTER]",
     )
     add(
@@ -169,13 +169,13 @@ def add_vision_args(parser: argparse.ArgumentParser) -> None:
     add(
         "--vision-retention-days",
         type=float,
-        default=float(_env("VISION_RETENTION_DAYS", "7")),
+        default=_env("VISION_RETENTION_DAYS", "7"),
         help="delete stored media older than this [VISION_RETENTION_DAYS]",
     )
     add(
         "--vision-retention-max-mb",
         type=int,
-        default=int(_env("VISION_RETENTION_MAX_MB", "2048")),
+        default=_env("VISION_RETENTION_MAX_MB", "2048"),
         help="delete the oldest media above this total [VISION_RETENTION_MAX_MB]",
     )
 
