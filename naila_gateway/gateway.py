@@ -13,7 +13,6 @@ from typing import Any
 from naila_gateway.config import GatewayConfig
 from naila_gateway.events import device_event, gateway_status
 from naila_gateway.metrics import GatewayMetrics, MetricsReporter
-from naila_gateway.mqtt_link import Incoming, MqttLink
 from naila_gateway.peer import PeerSession, SessionLogger
 from naila_gateway.server_client import ServerClient
 from naila_gateway.signaling import (
@@ -24,6 +23,7 @@ from naila_gateway.signaling import (
     parse_status,
 )
 from naila_gateway.voice import VoiceSession, new_request_id
+from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, MqttSettings, unique_client_id
 from naila_protocol.topics import QOS_RELIABLE, QOS_TELEMETRY, Topics, is_valid_device_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,14 +52,19 @@ class Gateway:
             reply_timeout=config.reply_timeout,
         )
         self.mqtt = MqttLink(
-            host=config.mqtt_host,
-            port=config.mqtt_port,
-            username=config.mqtt_username,
-            password=config.mqtt_password,
-            client_id=f"naila-gateway-{config.gateway_id}-{uuid.uuid4().hex[:6]}",
-            status_topic=self.topics.gateway_status,
-            online_payload=lambda: gateway_status(config.gateway_id, online=True),
-            will_payload=gateway_status(config.gateway_id, online=False),
+            MqttSettings(
+                host=config.mqtt_host,
+                port=config.mqtt_port,
+                username=config.mqtt_username,
+                password=config.mqtt_password,
+                prefix=config.mqtt_prefix,
+            ),
+            client_id=unique_client_id(f"naila-gateway-{config.gateway_id}"),
+            status=LinkStatus(
+                topic=self.topics.gateway_status,
+                online_payload=lambda: gateway_status(config.gateway_id, online=True),
+                offline_payload=gateway_status(config.gateway_id, online=False),
+            ),
             subscriptions=[
                 (self.topics.device_wildcard(leaf), QOS_RELIABLE)
                 for leaf in ("status", "signaling/answer", "signaling/ice", "command")

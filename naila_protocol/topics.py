@@ -84,6 +84,10 @@ class Topics:
     def media_snapshot(self, device_id: str) -> str:
         return self.device(device_id, "media/snapshot")
 
+    def device_settings(self, device_id: str) -> str:
+        """Retained per-device settings (conversation route, agent, listening mode, wake word)."""
+        return self.device(device_id, "settings")
+
     def device_wildcard(self, leaf: str) -> str:
         """Subscription filter for one leaf of every device, e.g. `naila/devices/+/status`."""
         return f"{self.prefix}/devices/+/{leaf}"
@@ -97,6 +101,23 @@ class Topics:
         if not sep or not leaf or not device_id:
             return None
         return device_id, leaf
+
+    # conversation routing: AI server -> integration -> Home Assistant's agent -> AI server
+    @property
+    def conversation_request(self) -> str:
+        return f"{self.prefix}/conversation/request"
+
+    def conversation_response(self, request_id: str) -> str:
+        return f"{self.prefix}/conversation/response/{request_id}"
+
+    @property
+    def conversation_response_wildcard(self) -> str:
+        return f"{self.prefix}/conversation/response/+"
+
+    @property
+    def integration_status(self) -> str:
+        """Retained status of the Home Assistant integration (it answers conversation requests)."""
+        return f"{self.prefix}/integration/status"
 
     # alerts
     def alert(self, zone: str, alert_type: str) -> str:

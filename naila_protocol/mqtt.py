@@ -1,0 +1,249 @@
+"""The one MQTT link of every NAILA process: settings, TLS/auth, backoff, status + last will.
+
+Gateway, AI server and simulated device each hold one `MqttLink`: one broker connection per
+process, a client id unique per instance, TCP_NODELAY, the retained status published on every
+(re)connect before subscribing, exponential backoff with jitter, and messages handed to one
+callback in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import ssl
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import aiomqtt
+
+from naila_protocol.topics import DEFAULT_PREFIX
+
+_LOGGER = logging.getLogger(__name__)
+
+TCP_NODELAY_OPTION = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+DEFAULT_MQTT_PORT = 1883
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """How to reach the broker; field metadata names the environment variable."""
+
+    host: str | None = field(default="127.0.0.1", metadata={"env": "MQTT_HOST"})
+    """None: MQTT off (only where a process can run without it)."""
+    port: int = field(default=DEFAULT_MQTT_PORT, metadata={"env": "MQTT_PORT"})
+    username: str | None = field(default=None, metadata={"env": "MQTT_USERNAME"})
+    password: str | None = field(default=None, metadata={"env": "MQTT_PASSWORD"})
+    prefix: str = field(default=DEFAULT_PREFIX, metadata={"env": "MQTT_PREFIX"})
+    tls: bool = field(default=False, metadata={"env": "MQTT_TLS"})
+    """TLS with the system CAs, or `tls_ca_file` when set (implied by any tls_* file)."""
+    tls_ca_file: str | None = field(default=None, metadata={"env": "MQTT_TLS_CA_FILE"})
+    tls_cert_file: str | None = field(default=None, metadata={"env": "MQTT_TLS_CERT_FILE"})
+    """Client certificate (PEM) for brokers that authenticate clients by certificate."""
+    tls_key_file: str | None = field(default=None, metadata={"env": "MQTT_TLS_KEY_FILE"})
+    tls_insecure: bool = field(default=False, metadata={"env": "MQTT_TLS_INSECURE"})
+    """Skip the broker host name check (self-signed certificate without the right name)."""
+    keepalive: float = field(default=30.0, metadata={"env": "MQTT_KEEPALIVE"})
+    """Seconds between MQTT pings; the broker fires the last will after 1.5 x this."""
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls or any((self.tls_ca_file, self.tls_cert_file, self.tls_key_file))
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The client TLS context, or None without TLS; raises OSError/SSLError on bad files."""
+        if not self.uses_tls:
+            return None
+        context = ssl.create_default_context(cafile=self.tls_ca_file)
+        if self.tls_cert_file:
+            context.load_cert_chain(self.tls_cert_file, self.tls_key_file)
+        if self.tls_insecure:
+            context.check_hostname = False
+        return context
+
+
+def unique_client_id(base: str) -> str:
+    """`{base}-{6 hex}`: two instances with the same configured id never knock each other off."""
+    return f"{base}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """The retained status a process keeps on its status topic (online on connect, will)."""
+
+    topic: str
+    online_payload: Callable[[], bytes]
+    offline_payload: bytes
+
+
+class MqttLink:
+    """Keeps one aiomqtt client connected; on every (re)connect: status, then subscriptions.
+
+    `on_message` is called synchronously for each message in arrival order; it must not block.
+    `publish()` is fire-and-forget and drops messages while disconnected. Own the link with
+    `start()`/`close()` (or `async with`); `close()` publishes the offline status first.
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        client_id: str,
+        on_message: Callable[[Incoming], None],
+        subscriptions: Iterable[tuple[str, int]] = (),
+        status: LinkStatus | None = None,
+        mqtt5: bool = False,
+        backoff_initial: float = 0.25,
+        backoff_max: float = 2.0,
+    ) -> None:
+        if settings.host is None:
+            raise ValueError("MqttLink needs a broker host")
+        self.settings = settings
+        self.client_id = client_id
+        self.status = status
+        self.subscriptions = list(subscriptions)
+        self.mqtt5 = mqtt5
+        self._on_message = on_message
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self._tls_context = settings.ssl_context()
+        self._client: aiomqtt.Client | None = None
+        self._publishes: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.connections = 0
+        """How many times a connection was established (reconnects = connections - 1)."""
+
+    # lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name=f"mqtt {self.client_id}")
+
+    async def close(self) -> None:
+        """Publish the offline status (if connected), then disconnect."""
+        if self.status is not None:
+            await self.publish_and_wait(
+                self.status.topic, self.status.offline_payload, retain=True
+            )
+        await self.flush()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def __aenter__(self) -> MqttLink:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _make_client(self) -> aiomqtt.Client:
+        s = self.settings
+        will = None
+        if self.status is not None:
+            will = aiomqtt.Will(self.status.topic, self.status.offline_payload, qos=1, retain=True)
+        return aiomqtt.Client(
+            s.host or "",
+            s.port,
+            username=s.username,
+            password=s.password,
+            identifier=self.client_id,
+            will=will,
+            keepalive=int(s.keepalive),
+            socket_options=[TCP_NODELAY_OPTION],
+            tls_context=self._tls_context,
+            protocol=aiomqtt.ProtocolVersion.V5 if self.mqtt5 else aiomqtt.ProtocolVersion.V311,
+            timeout=10,
+        )
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect forever (until cancelled)."""
+        delay = self.backoff_initial
+        while True:
+            try:
+                async with self._make_client() as client:
+                    self._client = client
+                    if self.status is not None:
+                        await client.publish(
+                            self.status.topic, self.status.online_payload(), qos=1, retain=True
+                        )
+                    for topic, qos in self.subscriptions:
+                        await client.subscribe(topic, qos=qos)
+                    self.connections += 1
+                    self.connected.set()
+                    delay = self.backoff_initial
+                    _LOGGER.info(
+                        "MQTT connected to %s:%d as %s",
+                        self.settings.host,
+                        self.settings.port,
+                        self.client_id,
+                    )
+                    async for message in client.messages:
+                        self._dispatch(message)
+            except aiomqtt.MqttError as err:
+                if self.connected.is_set():
+                    _LOGGER.warning("MQTT connection lost: %s; reconnecting", err)
+                else:
+                    _LOGGER.debug(
+                        "MQTT connect to %s:%d failed: %s", self.settings.host, self.settings.port, err
+                    )
+            finally:
+                self._client = None
+                self.connected.clear()
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.backoff_max)
+
+    def _dispatch(self, message: aiomqtt.Message) -> None:
+        raw = message.payload
+        payload = raw if isinstance(raw, bytes) else str(raw or "").encode()
+        try:
+            self._on_message(Incoming(str(message.topic), payload, bool(message.retain)))
+        except Exception:
+            _LOGGER.exception("MQTT message handler failed for %s", message.topic)
+
+    # publishing -----------------------------------------------------------------------
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        client = self._client
+        if client is None:
+            _LOGGER.debug("MQTT down: dropped message to %s", topic)
+            return
+        task = asyncio.create_task(self._publish(client, topic, payload, qos, retain))
+        self._publishes.add(task)
+        task.add_done_callback(self._publishes.discard)
+
+    async def _publish(
+        self, client: aiomqtt.Client, topic: str, payload: bytes, qos: int, retain: bool
+    ) -> None:
+        try:
+            await client.publish(topic, payload, qos=qos, retain=retain)
+        except aiomqtt.MqttError as err:
+            _LOGGER.debug("MQTT publish to %s failed: %s", topic, err)
+
+    async def publish_and_wait(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> bool:
+        client = self._client
+        if client is None:
+            return False
+        try:
+            await client.publish(topic, payload, qos=qos, retain=retain)
+        except aiomqtt.MqttError:
+            return False
+        return True
+
+    async def flush(self) -> None:
+        """Wait for fire-and-forget publishes in flight (they never raise)."""
+        if self._publishes:
+            await asyncio.gather(*self._publishes, return_exceptions=True)
