@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from naila_gateway.video.config import VideoConfig
+from naila_protocol.mqtt import MqttSettings
 from naila_protocol.topics import DEFAULT_PREFIX
 
 VAD_MODES = ("energy", "silero")
@@ -27,6 +28,10 @@ class GatewayConfig:
     mqtt_username: str | None = field(default=None, metadata={"env": "MQTT_USERNAME"})
     mqtt_password: str | None = field(default=None, metadata={"env": "MQTT_PASSWORD"})
     mqtt_prefix: str = field(default=DEFAULT_PREFIX, metadata={"env": "MQTT_PREFIX"})
+    mqtt_tls_ca_file: str | None = field(default=None, metadata={"env": "MQTT_TLS_CA_FILE"})
+    """CA certificate (PEM) of the broker: turns TLS on."""
+    mqtt_tls_cert_file: str | None = field(default=None, metadata={"env": "MQTT_TLS_CERT_FILE"})
+    mqtt_tls_key_file: str | None = field(default=None, metadata={"env": "MQTT_TLS_KEY_FILE"})
     gateway_id: str = field(default="naila-gateway", metadata={"env": "GATEWAY_ID"})
     metrics_interval: float = field(default=10.0, metadata={"env": "METRICS_INTERVAL"})
     # AI server
@@ -69,6 +74,20 @@ class GatewayConfig:
         if self.vad_threshold is not None:
             return self.vad_threshold
         return SILERO_DEFAULT_THRESHOLD if self.vad_mode == "silero" else ENERGY_DEFAULT_THRESHOLD
+
+    @property
+    def mqtt(self) -> MqttSettings:
+        """The broker connection (naila_protocol.mqtt) these settings describe."""
+        return MqttSettings(
+            host=self.mqtt_host,
+            port=self.mqtt_port,
+            username=self.mqtt_username,
+            password=self.mqtt_password,
+            prefix=self.mqtt_prefix,
+            tls_ca_file=self.mqtt_tls_ca_file,
+            tls_cert_file=self.mqtt_tls_cert_file,
+            tls_key_file=self.mqtt_tls_key_file,
+        )
 
     @property
     def streaming(self) -> bool:

@@ -23,7 +23,7 @@ from naila_gateway.signaling import (
     parse_status,
 )
 from naila_gateway.voice import VoiceSession, new_request_id
-from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, MqttSettings, unique_client_id
+from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, unique_client_id
 from naila_protocol.topics import QOS_RELIABLE, QOS_TELEMETRY, Topics, is_valid_device_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,13 +52,7 @@ class Gateway:
             reply_timeout=config.reply_timeout,
         )
         self.mqtt = MqttLink(
-            MqttSettings(
-                host=config.mqtt_host,
-                port=config.mqtt_port,
-                username=config.mqtt_username,
-                password=config.mqtt_password,
-                prefix=config.mqtt_prefix,
-            ),
+            config.mqtt,
             client_id=unique_client_id(f"naila-gateway-{config.gateway_id}"),
             status=LinkStatus(
                 topic=self.topics.gateway_status,

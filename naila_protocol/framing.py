@@ -26,6 +26,10 @@ BYTES_PER_SAMPLE = 2
 MAX_HEADER_BYTES = 512
 MAX_JSON_BYTES = 64 * 1024
 MAX_VIDEO_FRAME_BYTES = 4 * 1024 * 1024
+HEADER_START_BYTES = frozenset(
+    bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
+)
+"""The first byte of every header is the first character of a device id."""
 NO_REQUEST = "-"
 """request_id placeholder in frames not tied to a request (auth, connection errors)."""
 
@@ -252,14 +256,25 @@ async def read_frame(
     allocates memory. Raises FrameError for anything malformed: fatal when the stream can
     no longer be trusted; non-fatal (body skipped, ids set) when a well-formed header names an
     unsupported sample rate or kind, so one device's bad frame leaves a shared connection open.
-    `header_timeout_s` bounds the wait for the next header (TimeoutError, nothing consumed).
+    `header_timeout_s` bounds the wait for the next header's first byte (TimeoutError, nothing
+    consumed); the rest of a started header must arrive within `body_timeout_s`.
     """
-    try:
-        async with asyncio.timeout(header_timeout_s):
-            line = await reader.readuntil(b"\n")
-    except asyncio.IncompleteReadError as err:
-        if not err.partial:
+    async with asyncio.timeout(header_timeout_s):
+        try:
+            first = await reader.readexactly(1)
+        except asyncio.IncompleteReadError:
             return None
+    if first not in HEADER_START_BYTES:
+        # Binary data or a TLS ClientHello (0x16): refuse at once instead of waiting for a
+        # newline that may never come.
+        raise FrameError(
+            ErrorCode.BAD_HEADER,
+            f"byte 0x{first[0]:02x} cannot start a header (binary data or TLS?)",
+        )
+    try:
+        async with _body_deadline(body_timeout_s):  # a started header must finish promptly
+            line = first + await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError:
         raise FrameError(ErrorCode.TRUNCATED, "connection closed inside a header") from None
     except asyncio.LimitOverrunError:
         raise FrameError(ErrorCode.BAD_HEADER, "header line too long") from None

@@ -121,6 +121,9 @@ class MqttLink:
         self._publishes: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self.disconnected = asyncio.Event()
+        """Set while the link is down (before the first connection and after each loss)."""
+        self.disconnected.set()
         self.connections = 0
         """How many times a connection was established (reconnects = connections - 1)."""
 
@@ -132,9 +135,7 @@ class MqttLink:
     async def close(self) -> None:
         """Publish the offline status (if connected), then disconnect."""
         if self.status is not None:
-            await self.publish_and_wait(
-                self.status.topic, self.status.offline_payload, retain=True
-            )
+            await self.publish_and_wait(self.status.topic, self.status.offline_payload, retain=True)
         await self.flush()
         task, self._task = self._task, None
         if task is not None:
@@ -182,6 +183,7 @@ class MqttLink:
                     for topic, qos in self.subscriptions:
                         await client.subscribe(topic, qos=qos)
                     self.connections += 1
+                    self.disconnected.clear()
                     self.connected.set()
                     delay = self.backoff_initial
                     _LOGGER.info(
@@ -197,11 +199,15 @@ class MqttLink:
                     _LOGGER.warning("MQTT connection lost: %s; reconnecting", err)
                 else:
                     _LOGGER.debug(
-                        "MQTT connect to %s:%d failed: %s", self.settings.host, self.settings.port, err
+                        "MQTT connect to %s:%d failed: %s",
+                        self.settings.host,
+                        self.settings.port,
+                        err,
                     )
             finally:
                 self._client = None
                 self.connected.clear()
+                self.disconnected.set()
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.backoff_max)
 

@@ -3,6 +3,7 @@
 set -euo pipefail
 
 for option in mqtt_host mqtt_port mqtt_username mqtt_password mqtt_prefix gateway_id \
+    mqtt_tls_ca_file mqtt_tls_cert_file mqtt_tls_key_file \
     ai_server_host ai_server_port ai_server_token ai_server_protocol \
     webrtc_ice_servers webrtc_opus_bitrate webrtc_jitter_frames \
     audio_vad_mode audio_vad_threshold audio_silence_frames audio_sample_rate log_level; do

@@ -61,6 +61,27 @@ async def test_malformed_frames_get_error_and_close(
     await still_serves(server)
 
 
+TLS_CLIENT_HELLO_START = bytes.fromhex("160301020001000200fc03")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [TLS_CLIENT_HELLO_START, b"\x00\xff\x13binary", b"\x89PNG\r\n\x1a\n", b"\n"],
+    ids=["tls-client-hello", "binary", "png", "empty-line"],
+)
+async def test_bytes_that_cannot_start_a_header_close_at_once(
+    make_server: ServerFactory, raw: bytes
+) -> None:
+    """No newline ever comes: the error arrives at once, not after the first-frame timeout."""
+    server = await make_server(limits=ConnectionLimits(first_frame_timeout_s=60.0))
+    async with connect(server.port) as gateway:
+        await gateway.send_raw(raw)
+        async with asyncio.timeout(5):
+            assert await error_code(gateway) == ErrorCode.BAD_HEADER
+            assert await gateway.closed()
+    await still_serves(server)
+
+
 async def test_unsupported_rate_is_rejected_and_connection_stays(server: NailaServer) -> None:
     async with connect(server.port) as gateway:
         await gateway.send_raw(b"dev|4|12345|r1\n\x00\x00\x00\x00")
