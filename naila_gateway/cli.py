@@ -23,6 +23,16 @@ _GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
             ("mqtt_tls_key_file", "--mqtt-tls-key-file", "client certificate key (PEM)"),
             ("gateway_id", "--gateway-id", "id published in gateway/status and metrics"),
             ("metrics_interval", "--metrics-interval", "seconds between gateway/metrics messages"),
+            (
+                "signaling_rate",
+                "--signaling-rate",
+                "signaling messages/s per device (0 = no limit)",
+            ),
+            (
+                "signaling_burst",
+                "--signaling-burst",
+                "signaling messages a device may send at once",
+            ),
         ],
     ),
     (

@@ -34,6 +34,10 @@ class GatewayConfig:
     mqtt_tls_key_file: str | None = field(default=None, metadata={"env": "MQTT_TLS_KEY_FILE"})
     gateway_id: str = field(default="naila-gateway", metadata={"env": "GATEWAY_ID"})
     metrics_interval: float = field(default=10.0, metadata={"env": "METRICS_INTERVAL"})
+    signaling_rate: float = field(default=20.0, metadata={"env": "SIGNALING_RATE"})
+    """Signaling messages per second a device may send on average (0 = no limit)."""
+    signaling_burst: int = field(default=60, metadata={"env": "SIGNALING_BURST"})
+    """Messages a device may send at once (a browser trickles a dozen ICE candidates)."""
     # AI server
     ai_server_host: str = field(default="127.0.0.1", metadata={"env": "AI_SERVER_HOST"})
     ai_server_port: int = field(default=9999, metadata={"env": "AI_SERVER_PORT"})
@@ -105,6 +109,8 @@ class GatewayConfig:
             raise ValueError("WEBRTC_OPUS_BITRATE must be between 6000 and 510000")
         if not 1 <= self.jitter_frames <= 8:
             raise ValueError("WEBRTC_JITTER_FRAMES must be between 1 and 8")
+        if self.signaling_rate < 0 or self.signaling_burst < 1:
+            raise ValueError("SIGNALING_RATE must be >= 0 and SIGNALING_BURST >= 1")
         for name in ("silence_frames", "min_speech_frames", "chunk_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -125,7 +131,7 @@ class GatewayConfig:
         return config
 
 
-_FLOAT_FIELDS = frozenset({"vad_threshold", "reply_timeout", "metrics_interval"})
+_FLOAT_FIELDS = frozenset({"vad_threshold", "reply_timeout", "metrics_interval", "signaling_rate"})
 
 
 def _convert(name: str, current: object, raw: str) -> object:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Coroutine
 from typing import Any
@@ -22,6 +23,7 @@ from naila_gateway.signaling import (
     parse_ice,
     parse_status,
 )
+from naila_gateway.signaling_limit import SignalingLimiter
 from naila_gateway.voice import VoiceSession, new_request_id
 from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, unique_client_id
 from naila_protocol.topics import QOS_RELIABLE, QOS_TELEMETRY, Topics, is_valid_device_id
@@ -65,6 +67,7 @@ class Gateway:
             ],
             on_message=self._on_message,
         )
+        self.signaling_limit = SignalingLimiter(config.signaling_rate, config.signaling_burst)
         self._reporter = MetricsReporter(config.gateway_id, self.metrics)
         self._device_locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = {}
@@ -125,6 +128,8 @@ class Gateway:
         device_id, leaf = parsed
         if not is_valid_device_id(device_id):
             _LOGGER.warning("ignoring %s message: invalid device id %r", leaf, device_id[:80])
+            return
+        if not self.signaling_limit.allow(device_id, time.monotonic()):
             return
         handler = {
             "status": self._handle_status,
@@ -292,7 +297,7 @@ class Gateway:
         return session
 
     async def _handle_answer(self, device_id: str, message: Incoming) -> None:
-        session_id, sdp = parse_answer(message.payload)
+        session_id, sdp = parse_answer(message.payload, device_id)
         session = self._current(device_id, session_id, "answer")
         if session is None:
             return
@@ -302,7 +307,7 @@ class Gateway:
             session.log.warning("answer rejected: %s", err)
 
     async def _handle_ice(self, device_id: str, message: Incoming) -> None:
-        candidate = parse_ice(message.payload)
+        candidate = parse_ice(message.payload, device_id)
         session = self._current(device_id, candidate.session_id, "ICE candidate")
         if session is None:
             return
@@ -315,7 +320,7 @@ class Gateway:
 
     async def _handle_command(self, device_id: str, message: Incoming) -> None:
         try:
-            command = parse_command(message.payload)
+            command = parse_command(message.payload, device_id)
         except BadMessage as err:
             self.publish_event(device_id, "error", code="bad_command", message=str(err))
             raise

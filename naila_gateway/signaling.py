@@ -42,9 +42,7 @@ def parse_status(device_id: str, payload: bytes) -> DeviceStatus:
     if not payload:
         return DeviceStatus(online=False, has_audio=False)
     data = parse_json_object(payload)
-    claimed = data.get("device_id", device_id)
-    if claimed != device_id:
-        raise BadMessage(f"status names device {claimed!r} on the topic of {device_id!r}")
+    check_device_id(data, device_id)
     online = data.get("online")
     if not isinstance(online, bool):
         raise BadMessage("'online' must be true or false")
@@ -57,6 +55,13 @@ def parse_status(device_id: str, payload: bytes) -> DeviceStatus:
     return DeviceStatus(online, has_audio, has_camera, is_last_will=last_will)
 
 
+def check_device_id(data: dict[str, Any], device_id: str | None) -> None:
+    """A payload that names a device must name the one of its topic."""
+    claimed = data.get("device_id", device_id)
+    if device_id is not None and claimed != device_id:
+        raise BadMessage(f"payload names device {claimed!r} on the topic of {device_id!r}")
+
+
 def _session_id(data: dict[str, Any]) -> str:
     session_id = data.get("session_id")
     if not isinstance(session_id, str) or not session_id:
@@ -64,9 +69,10 @@ def _session_id(data: dict[str, Any]) -> str:
     return session_id
 
 
-def parse_answer(payload: bytes) -> tuple[str, str]:
+def parse_answer(payload: bytes, device_id: str | None = None) -> tuple[str, str]:
     """(session_id, sdp)."""
     data = parse_json_object(payload)
+    check_device_id(data, device_id)
     if data.get("type", "answer") != "answer":
         raise BadMessage(f"type is {data.get('type')!r}, expected 'answer'")
     sdp = data.get("sdp")
@@ -83,8 +89,9 @@ class IceCandidate:
     sdp_mline_index: int | None
 
 
-def parse_ice(payload: bytes) -> IceCandidate:
+def parse_ice(payload: bytes, device_id: str | None = None) -> IceCandidate:
     data = parse_json_object(payload)
+    check_device_id(data, device_id)
     candidate = data.get("candidate")
     if not isinstance(candidate, str) or len(candidate) > 1024:
         raise BadMessage("'candidate' must be a string")
@@ -104,8 +111,9 @@ class Command:
     request_id: str | None = None
 
 
-def parse_command(payload: bytes) -> Command:
+def parse_command(payload: bytes, device_id: str | None = None) -> Command:
     data = parse_json_object(payload)
+    check_device_id(data, device_id)
     name = data.get("command")
     if name not in ("announce", "stop"):
         raise BadMessage(f"unknown command {name!r}")
