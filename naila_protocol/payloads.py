@@ -51,7 +51,9 @@ def utc_timestamp(moment: datetime | None = None) -> str:
     return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def decode_object(raw: bytes | bytearray | str, max_bytes: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+def decode_object(
+    raw: bytes | bytearray | str, max_bytes: int = MAX_PAYLOAD_BYTES
+) -> dict[str, Any]:
     """Decode a UTF-8 JSON object no larger than `max_bytes`."""
     data = raw.encode() if isinstance(raw, str) else bytes(raw)
     if len(data) > max_bytes:
@@ -67,7 +69,9 @@ def decode_object(raw: bytes | bytearray | str, max_bytes: int = MAX_PAYLOAD_BYT
 
 def encode_object(data: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON; keys whose value is None are left out."""
-    return json.dumps({k: v for k, v in data.items() if v is not None}, separators=(",", ":")).encode()
+    return json.dumps(
+        {k: v for k, v in data.items() if v is not None}, separators=(",", ":")
+    ).encode()
 
 
 def opt_str(data: dict[str, Any], key: str, max_len: int = MAX_NAME_CHARS) -> str | None:
@@ -113,8 +117,10 @@ def str_list(data: dict[str, Any], key: str, max_items: int = 64) -> tuple[str, 
     value = data.get(key)
     if value is None:
         return ()
-    if not isinstance(value, list) or len(value) > max_items or not all(
-        isinstance(item, str) and len(item) <= MAX_NAME_CHARS for item in value
+    if (
+        not isinstance(value, list)
+        or len(value) > max_items
+        or not all(isinstance(item, str) and len(item) <= MAX_NAME_CHARS for item in value)
     ):
         raise PayloadError(f"'{key}' must be a list of at most {max_items} short strings")
     return tuple(value)
@@ -135,7 +141,9 @@ def device_id_of(data: dict[str, Any], topic_device_id: str | None = None) -> st
     """The payload's `device_id` (defaulting to the topic's); a payload naming another is refused."""
     claimed = data.get("device_id", topic_device_id)
     if not isinstance(claimed, str) or not is_valid_device_id(claimed):
-        raise PayloadError(f"'device_id' must be an id of at most {MAX_DEVICE_ID_LENGTH} safe characters")
+        raise PayloadError(
+            f"'device_id' must be an id of at most {MAX_DEVICE_ID_LENGTH} safe characters"
+        )
     if topic_device_id is not None and claimed != topic_device_id:
         raise PayloadError(f"payload names device {claimed!r} on the topic of {topic_device_id!r}")
     return claimed
@@ -368,7 +376,11 @@ class IntegrationStatus:
 
     def to_json(self) -> bytes:
         return encode_object(
-            {"online": self.online, "version": self.version, "timestamp": self.timestamp or utc_timestamp()}
+            {
+                "online": self.online,
+                "version": self.version,
+                "timestamp": self.timestamp or utc_timestamp(),
+            }
         )
 
 
