@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import psutil
@@ -46,4 +47,5 @@ class MetricsReporter:
             "barge_ins": m.barge_ins,
             "last_first_audio_ms": m.last_first_audio_ms,
             "server_connected": server_connected,
+            "tasks": len(asyncio.all_tasks()),
         }

@@ -355,6 +355,8 @@ class VoiceSession(RequestListener):
         ]
         for request_id in pending:
             await self.server.cancel(self.device_id, request_id)
+            # the device is told, also when its connection dropped mid-turn (nothing silently lost)
+            self._publish("interrupted", request_id=request_id, reason="session_closed")
         self.track.stop()
 
     def info(self) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class AudioSocketServer:
         self._connections: set[GatewayConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
+        self._closing = False
 
     @property
     def port(self) -> int:
@@ -76,6 +77,7 @@ class AudioSocketServer:
         _LOGGER.info("audio socket listening on %s:%d", self.settings.host, self.port)
 
     async def close(self) -> None:
+        self._closing = True
         if self._server is not None:
             self._server.close()
         for task in list(self._tasks):
@@ -93,6 +95,11 @@ class AudioSocketServer:
         self._tasks.add(task)
         try:
             await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise
+            # close() cancelled this connection and awaits it: end normally, or asyncio's
+            # stream callback (Python 3.11 calls task.exception()) logs it as an ERROR
         finally:
             self._tasks.discard(task)
 

@@ -87,6 +87,7 @@ class MqttStatus:
             **{key: summary.timings.get(key) for key in METRIC_KEYS},
             "requests_total": self._requests_total,
             "active_requests": self._active_requests(),
+            "tasks": len(asyncio.all_tasks()),
         }
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(payload)

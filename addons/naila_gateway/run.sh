@@ -21,6 +21,18 @@ if ! bashio::config.has_value 'mqtt_host' && bashio::services.available 'mqtt'; 
     export MQTT_HOST MQTT_PORT MQTT_USERNAME MQTT_PASSWORD
 fi
 
+# No ai_server_token: the token the AI server add-on generated on this machine (docs/security.md).
+token_file="${NAILA_TOKEN_FILE:-/share/naila/audio_socket_token}"
+if [ -z "${AI_SERVER_TOKEN:-}" ]; then
+    if [ -s "${token_file}" ]; then
+        AI_SERVER_TOKEN="$(cat "${token_file}")"
+        export AI_SERVER_TOKEN
+        bashio::log.info "AI server token from ${token_file}"
+    else
+        bashio::log.warning "No ai_server_token and no ${token_file}: connecting without a token"
+    fi
+fi
+
 if [ -z "${AI_SERVER_HOST:-}" ]; then
     bashio::exit.nok "Set ai_server_host to the machine running the NAILA AI server."
 fi

@@ -19,7 +19,21 @@ args=(
 bashio::config.has_value 'stt_model' && args+=(--stt-model "$(bashio::config 'stt_model')")
 bashio::config.has_value 'llm_model' && args+=(--llm-model "$(bashio::config 'llm_model')")
 bashio::config.has_value 'tts_voice' && args+=(--tts-voice "$(bashio::config 'tts_voice')")
-bashio::config.has_value 'auth_token' && args+=(--auth-token "$(bashio::config 'auth_token')")
+# Audio socket token: the auth_token option, else one generated once into /share, where the
+# gateway add-on reads it (docs/security.md). Passed in the environment, not on the command line.
+token_file="${NAILA_TOKEN_FILE:-/share/naila/audio_socket_token}"
+if bashio::config.has_value 'auth_token'; then
+  AUDIO_SOCKET_TOKEN="$(bashio::config 'auth_token')"
+else
+  if [ ! -s "${token_file}" ]; then
+    mkdir -p "$(dirname "${token_file}")"
+    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "${token_file}.new" \
+      && mv "${token_file}.new" "${token_file}")
+    bashio::log.info "Generated the gateway token in ${token_file}"
+  fi
+  AUDIO_SOCKET_TOKEN="$(cat "${token_file}")"
+fi
+export AUDIO_SOCKET_TOKEN
 for address in $(bashio::config 'allow'); do
   args+=(--allow "$address")
 done

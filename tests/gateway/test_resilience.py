@@ -159,3 +159,22 @@ async def test_one_device_vanishing_does_not_disturb_another(
     await flaky.wait_connected(within=15)
     again = await wait_for_session(gateway, "flaky")
     assert again.session_id != flaky_session.session_id
+
+
+async def test_session_ending_mid_request_tells_the_device(
+    make_gateway, make_device, reply_server
+) -> None:
+    """A request in flight when the device's session ends is reported, not silently lost."""
+    reply_server.first_delay = 30.0  # the server is still thinking when the media goes
+    gateway = await make_gateway(ai_server_port=reply_server.port)
+    device = await make_device("hallway")
+    await device.wait_connected()
+    await wait_for_session(gateway, "hallway")
+    await gateway.server.wait_connected()
+    await device.say(tone(0.6))
+    request_id = (await device.wait_event("utterance"))["request_id"]
+    assert device.pc is not None
+    await device.pc.close()  # media gone without any MQTT message
+    event = await device.wait_event("interrupted", request_id=request_id, within=40)
+    assert event["reason"] == "session_closed"
+    await until(lambda: request_id in reply_server.cancelled)

@@ -211,3 +211,18 @@ async def test_context_provider_sees_device_and_transcript(
         reply = await gateway.streamed_reply("v1", within=30)
     assert reply.summary.status == "ok" and reply.pcm
     assert len(calls) == 1 and calls[0][0] == "porch" and words_in(calls[0][1], KITCHEN)
+
+
+async def test_stop_with_gateways_connected_logs_no_error(
+    make_server: ServerFactory, speech: Speech, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server stopped while gateways are connected (one mid-request) closes them quietly."""
+    server = await make_server()
+    async with connect(server.port) as idle, connect(server.port) as busy:
+        await busy.send(Frame("dev", 16000, "r1", payload=pcm_bytes(speech(KITCHEN, 16000))))
+        await idle.send(Frame("dev2", 16000, "r2", payload=silence(0.1, 16000)))
+        assert await idle.frame() is not None
+        await server.stop()
+        assert await idle.closed() and await busy.closed()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]

@@ -20,9 +20,13 @@ async def error_code(gateway: Gateway) -> str:
     return str(frame.json()["code"])
 
 
-async def still_serves(server: NailaServer) -> None:
-    """A fresh connection still gets its (empty) reply."""
+async def still_serves(server: NailaServer, token: str | None = None) -> None:
+    """A fresh connection (with AUTH first when a token is set) still gets its (empty) reply."""
     async with connect(server.port) as gateway:
+        if token is not None:
+            await gateway.send(Frame("-", 0, "-", FrameKind.AUTH, token.encode()))
+            ok = await gateway.frame()
+            assert ok is not None and ok.kind is FrameKind.AUTH_OK
         await gateway.send(Frame("check", 16000, "ok1", payload=silence(0.2, 16000)))
         reply = await gateway.frame()
     assert reply is not None and reply.request_id == "ok1"
@@ -69,17 +73,21 @@ TLS_CLIENT_HELLO_START = bytes.fromhex("160301020001000200fc03")
     [TLS_CLIENT_HELLO_START, b"\x00\xff\x13binary", b"\x89PNG\r\n\x1a\n", b"\n"],
     ids=["tls-client-hello", "binary", "png", "empty-line"],
 )
+@pytest.mark.parametrize("token", [None, "s3cret"], ids=["open", "token-required"])
 async def test_bytes_that_cannot_start_a_header_close_at_once(
-    make_server: ServerFactory, raw: bytes
+    make_server: ServerFactory, raw: bytes, token: str | None
 ) -> None:
-    """No newline ever comes: the error arrives at once, not after the first-frame timeout."""
-    server = await make_server(limits=ConnectionLimits(first_frame_timeout_s=60.0))
+    """No newline ever comes: the error arrives at once, not after the first-frame timeout,
+    also where the first frame must be AUTH."""
+    server = await make_server(
+        limits=ConnectionLimits(auth_token=token, first_frame_timeout_s=60.0)
+    )
     async with connect(server.port) as gateway:
         await gateway.send_raw(raw)
         async with asyncio.timeout(5):
             assert await error_code(gateway) == ErrorCode.BAD_HEADER
             assert await gateway.closed()
-    await still_serves(server)
+    await still_serves(server, token)
 
 
 async def test_unsupported_rate_is_rejected_and_connection_stays(server: NailaServer) -> None:

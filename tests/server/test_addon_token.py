@@ -1,0 +1,113 @@
+"""The add-ons share the audio socket token by default: the server's run script generates it
+once into /share, the gateway's run script picks it up (both scripts run for real in bash, with
+a stand-in for the Supervisor's `bashio` functions and for the final `exec`)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from naila_gateway.config import GatewayConfig
+
+ADDONS = Path(__file__).parents[2] / "addons"
+
+# bashio stand-in: option NAME is the environment variable OPT_NAME; `exec` records the
+# command and its environment instead of replacing the shell.
+BASHIO_SHIM = r"""
+bashio::config() { local v="OPT_$1"; printf '%s' "${!v-}"; }
+bashio::config.has_value() { local v="OPT_$1"; [ -n "${!v-}" ]; }
+bashio::config.true() { local v="OPT_$1"; [ "${!v-}" = true ]; }
+bashio::services.available() { return 1; }
+bashio::services() { :; }
+bashio::discovery() { return 0; }
+bashio::var.json() { echo '{}'; }
+bashio::log.info() { echo "INFO: $*" >&2; }
+bashio::log.warning() { echo "WARNING: $*" >&2; }
+bashio::exit.nok() { echo "FATAL: $*" >&2; builtin exit 1; }
+exec() { printf '%s\n' "$@" > "$EXEC_ARGS"; env > "$EXEC_ENV"; builtin exit 0; }
+"""
+
+SERVER_OPTIONS = {
+    "log_level": "info",
+    "stt_language": "en",
+    "stt_beam_size": "1",
+    "stt_compute_type": "int8",
+    "llm_max_tokens": "64",
+    "system_prompt": "Be brief.",
+    "history_turns": "3",
+    "speculation": "full",
+    "mqtt_metrics": "false",
+    "vision": "false",
+}
+
+
+def run_addon(tmp: Path, addon: str, options: dict[str, str], token_file: Path) -> dict[str, str]:
+    """Run `addons/<addon>/run.sh`; return the environment it would exec the program with."""
+    shim = tmp / "bashio.sh"
+    shim.write_text(BASHIO_SHIM)
+    exec_env, exec_args = tmp / f"{addon}.env", tmp / f"{addon}.args"
+    env = {
+        "PATH": os.environ["PATH"],
+        "EXEC_ENV": str(exec_env),
+        "EXEC_ARGS": str(exec_args),
+        "NAILA_TOKEN_FILE": str(token_file),
+        **{f"OPT_{key}": value for key, value in options.items()},
+    }
+    script = ADDONS / addon / "run.sh"
+    done = subprocess.run(
+        ["bash", "-c", f'source "{shim}"; source "{script}"'],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = exec_env.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def test_server_generates_the_token_once_and_the_gateway_reads_it(tmp_path: Path) -> None:
+    token_file = tmp_path / "share" / "naila" / "audio_socket_token"
+    first = run_addon(tmp_path, "naila_server", SERVER_OPTIONS, token_file)
+    token = first["AUDIO_SOCKET_TOKEN"]
+    assert len(token) == 64 and int(token, 16) >= 0  # 32 random bytes, hex
+    assert token_file.read_text() == token
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert token not in (tmp_path / "naila_server.args").read_text()  # not in `ps` output
+    again = run_addon(tmp_path, "naila_server", SERVER_OPTIONS, token_file)
+    assert again["AUDIO_SOCKET_TOKEN"] == token  # generated once, kept across restarts
+
+    gateway = run_addon(tmp_path, "naila_gateway", {"ai_server_host": "10.0.0.5"}, token_file)
+    assert gateway["AI_SERVER_TOKEN"] == token
+    assert GatewayConfig.from_env(gateway).ai_server_token == token
+
+
+def test_options_win_over_the_shared_file(tmp_path: Path) -> None:
+    token_file = tmp_path / "audio_socket_token"
+    server = run_addon(
+        tmp_path, "naila_server", {**SERVER_OPTIONS, "auth_token": "chosen-by-user"}, token_file
+    )
+    assert server["AUDIO_SOCKET_TOKEN"] == "chosen-by-user"
+    assert not token_file.exists()
+    token_file.write_text("generated")
+    gateway = run_addon(
+        tmp_path,
+        "naila_gateway",
+        {"ai_server_host": "10.0.0.5", "ai_server_token": "chosen-by-user"},
+        token_file,
+    )
+    assert gateway["AI_SERVER_TOKEN"] == "chosen-by-user"
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["no-file", "empty-file"])
+def test_gateway_without_any_token_still_starts(tmp_path: Path, present: bool) -> None:
+    token_file = tmp_path / "audio_socket_token"
+    if present:
+        token_file.write_text("")
+    gateway = run_addon(tmp_path, "naila_gateway", {"ai_server_host": "10.0.0.5"}, token_file)
+    assert "AI_SERVER_TOKEN" not in gateway
