@@ -180,6 +180,7 @@ class BenchDevice:
                 "online": online,
                 "capabilities": ["audio", "speaker"],
                 "firmware_version": "bench-1",
+                "listening_mode": "always",
                 "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
         ).encode()

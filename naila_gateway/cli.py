@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from naila_gateway.config import SERVER_PROTOCOLS, VAD_MODES, GatewayConfig, env_name
+from naila_gateway.listening import ListeningSettings, add_listening_arguments
 from naila_gateway.video.config import VideoConfig, add_video_arguments
 
 # (group title, [(field, flag, help)])
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help=f"{text} [env {env_name(name)}, default {default!r}]",
             )
     add_video_arguments(parser)
+    add_listening_arguments(parser)
     return parser
 
 
@@ -116,11 +118,12 @@ def config_from_args(argv: Sequence[str] | None = None) -> GatewayConfig:
     overrides = {
         name: value
         for name, value in vars(args).items()
-        if value is not None and not name.startswith("video_")
+        if value is not None and not name.startswith(("video_", "listening_"))
     }
     try:
         config = GatewayConfig.from_env()
         config.video = VideoConfig.from_namespace(args)
+        config.listening = ListeningSettings.from_namespace(args)
         env_like = {env_name(name): value for name, value in overrides.items()}
         flagged = GatewayConfig.from_env(env_like)
         for name in overrides:

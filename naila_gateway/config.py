@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from naila_gateway.listening.settings import ListeningSettings
 from naila_gateway.video.config import VideoConfig
 from naila_protocol.mqtt import MqttSettings
 from naila_protocol.topics import DEFAULT_PREFIX
@@ -72,6 +73,8 @@ class GatewayConfig:
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
     video: VideoConfig = field(default_factory=VideoConfig, metadata={"env": None})
     """Camera motion gating (VIDEO_* variables, docs/gateway_video.md)."""
+    listening: ListeningSettings = field(default_factory=ListeningSettings, metadata={"env": None})
+    """Listening modes and the wake word (docs/gateway.md "Listening modes")."""
 
     @property
     def effective_vad_threshold(self) -> float:
@@ -121,7 +124,9 @@ class GatewayConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
         """Defaults overridden by any of the environment variables that are set and non-empty."""
         environ = os.environ if environ is None else environ
-        config = cls(video=VideoConfig.from_env(environ))
+        config = cls(
+            video=VideoConfig.from_env(environ), listening=ListeningSettings.from_env(environ)
+        )
         for item in fields(cls):
             if item.metadata["env"] is None:
                 continue

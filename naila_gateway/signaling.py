@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from naila_gateway.video.consumer import CAMERA_CAPABILITY
-from naila_protocol.framing import is_valid_id
+from naila_protocol.commands import CommandMessage
+from naila_protocol.payloads import Capability, PayloadError, opt_enum
+from naila_protocol.vocab import ListeningMode, WakeWord
 
 AUDIO_CAPABILITIES = frozenset({"audio", "microphone", "mic"})
 MAX_SDP_CHARS = 64 * 1024
-MAX_ANNOUNCE_CHARS = 2000
 
 
 class BadMessage(ValueError):
@@ -33,6 +34,7 @@ class DeviceStatus:
     online: bool
     has_audio: bool
     has_camera: bool = False
+    has_speaker: bool = False
     is_last_will: bool = False
     """Offline without a timestamp: the broker published the device's last will (MQTT lost)."""
 
@@ -52,7 +54,21 @@ def parse_status(device_id: str, payload: bytes) -> DeviceStatus:
     has_audio = any(isinstance(c, str) and c.lower() in AUDIO_CAPABILITIES for c in capabilities)
     last_will = not online and data.get("timestamp") is None
     has_camera = CAMERA_CAPABILITY in capabilities
-    return DeviceStatus(online, has_audio, has_camera, is_last_will=last_will)
+    has_speaker = Capability.SPEAKER in capabilities
+    return DeviceStatus(online, has_audio, has_camera, has_speaker, is_last_will=last_will)
+
+
+def parse_listening(payload: bytes) -> tuple[ListeningMode | None, WakeWord | None]:
+    """The listening mode and wake word a device status names (None: not named)."""
+    if not payload:
+        return None, None
+    data = parse_json_object(payload)
+    try:
+        return opt_enum(data, "listening_mode", ListeningMode), opt_enum(
+            data, "wake_word", WakeWord
+        )
+    except PayloadError as err:
+        raise BadMessage(str(err)) from None
 
 
 def check_device_id(data: dict[str, Any], device_id: str | None) -> None:
@@ -104,27 +120,9 @@ def parse_ice(payload: bytes, device_id: str | None = None) -> IceCandidate:
     return IceCandidate(_session_id(data), candidate, mid, index)
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    name: str
-    message: str = ""
-    request_id: str | None = None
-
-
-def parse_command(payload: bytes, device_id: str | None = None) -> Command:
-    data = parse_json_object(payload)
-    check_device_id(data, device_id)
-    name = data.get("command")
-    if name not in ("announce", "stop"):
-        raise BadMessage(f"unknown command {name!r}")
-    request_id = data.get("request_id")
-    if request_id is not None and (not isinstance(request_id, str) or not is_valid_id(request_id)):
-        raise BadMessage("request_id must be 1-64 of [A-Za-z0-9_.:-]")
-    if name == "announce":
-        message = data.get("message")
-        if not isinstance(message, str) or not message.strip():
-            raise BadMessage("announce needs a non-empty 'message'")
-        if len(message) > MAX_ANNOUNCE_CHARS:
-            raise BadMessage(f"announce message longer than {MAX_ANNOUNCE_CHARS} characters")
-        return Command(name, message.strip(), request_id)
-    return Command(name, "", request_id)
+def parse_command(payload: bytes, device_id: str | None = None) -> CommandMessage:
+    """A device command (naila_protocol/commands.py); BadMessage says what is wrong."""
+    try:
+        return CommandMessage.from_json(payload, device_id)
+    except PayloadError as err:
+        raise BadMessage(str(err)) from None

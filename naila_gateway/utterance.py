@@ -67,6 +67,20 @@ class UtteranceDetector:
             return event
         return None
 
+    def restart(self, keep_frames: int) -> None:
+        """Start the current utterance again from its last `keep_frames` frames (cut the wake word)."""
+        self.frames = self.frames[-keep_frames:] if keep_frames > 0 else []
+        self.speech_frames = 0
+
+    def end(self) -> UtteranceEvent | None:
+        """End the current utterance now (push-to-talk released); None when idle."""
+        if not self.active:
+            return None
+        self.active = False
+        if self.speech_frames >= self.min_speech_frames:
+            return UtteranceEvent.ENDED
+        return UtteranceEvent.DISCARDED
+
     def take_frames(self) -> list[np.ndarray]:
         """Hand over the finished utterance's audio and forget it."""
         frames, self.frames = self.frames, []

@@ -12,12 +12,16 @@ import numpy as np
 
 from naila_gateway.audio_out import OutputQueue, PacedOutputTrack
 from naila_gateway.config import GatewayConfig
+from naila_gateway.listening import Listener, ListeningChoice
 from naila_gateway.metrics import GatewayMetrics
 from naila_gateway.pcm import FRAME_SECONDS, WEBRTC_RATE, Resampler
 from naila_gateway.server_client import RequestListener, ServerClient, error_code_of
+from naila_gateway.sounds import sound_pcm
 from naila_gateway.utterance import UtteranceDetector, UtteranceEvent
 from naila_gateway.vad import make_vad
 from naila_protocol.framing import Frame, FrameKind, ReplySummary
+from naila_protocol.payloads import state_event, wake_event
+from naila_protocol.vocab import DeviceState, ListeningMode, Sound
 
 EventPublisher = Callable[..., None]
 """publish(event_type, **fields) -> None: a `devices/{id}/events` message."""
@@ -32,6 +36,7 @@ class _Reply:
 
     __slots__ = (
         "announce",
+        "converse",
         "first_audio_ms",
         "first_frame_at",
         "played_at",
@@ -41,7 +46,9 @@ class _Reply:
         "summary",
     )
 
-    def __init__(self, request_id: str, speech_end: float | None, *, announce: bool) -> None:
+    def __init__(
+        self, request_id: str, speech_end: float | None, *, announce: bool, converse: bool = False
+    ) -> None:
         self.request_id = request_id
         self.speech_end = speech_end
         self.sent_at: float | None = None
@@ -51,6 +58,8 @@ class _Reply:
         self.played_at: float | None = None
         """When the first reply frame was handed to WebRTC."""
         self.announce = announce
+        self.converse = converse
+        """start_conversation: the device listens for the answer once the prompt played."""
         self.first_audio_ms: float | None = None
         self.summary: ReplySummary | None = None
 
@@ -80,6 +89,8 @@ class VoiceSession(RequestListener):
         publish: EventPublisher,
         metrics: GatewayMetrics,
         logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        listening: ListeningChoice | None = None,
+        speaker: bool = True,
     ) -> None:
         self.device_id = device_id
         self.config = config
@@ -106,6 +117,17 @@ class VoiceSession(RequestListener):
         self._resampler: Resampler | None = None
         self._last_speech_at: float | None = None
         self._replies: dict[str, _Reply] = {}
+        self._playing: dict[str, _Reply] = {}
+        """Replies whose audio started playing and has not finished."""
+        self._last_tag: str | None = None
+        self.speaker = speaker
+        """The device plays audio (its status lists the speaker capability)."""
+        defaults = config.listening
+        self.listener = Listener(
+            listening or ListeningChoice(defaults.listening_mode, defaults.wake_word), defaults
+        )
+        self._talk_released = False
+        self._state: DeviceState | None = None
         self.closed = False
 
     # audio in -------------------------------------------------------------------------
@@ -115,11 +137,15 @@ class VoiceSession(RequestListener):
         speech = await self.vad.is_speech(frame)
         if speech:
             self._last_speech_at = time.perf_counter()
-        event = self.detector.feed(frame, speech)
+        woke_frames_ago = await self.listener.hear(frame)
+        event = self.detector.feed(frame, speech or self.listener.talking)
+        if self._talk_released:
+            self._talk_released = False
+            event = self.detector.end() or event
         if event is UtteranceEvent.STARTED:
-            if self.reply_active():
-                await self.interrupt(reason="barge_in")
-            self._begin_utterance()
+            await self._on_utterance_start()
+        if woke_frames_ago is not None:
+            await self._on_wake(woke_frames_ago)
         unsent = len(self.detector.frames) - self._sent_frames
         if (
             self.detector.active
@@ -132,6 +158,73 @@ class VoiceSession(RequestListener):
             await self._finish_utterance()
         elif event is UtteranceEvent.DISCARDED:
             await self._discard_utterance()
+        self._update_state()
+
+    # listening ------------------------------------------------------------------------
+    async def _on_utterance_start(self) -> None:
+        """Speech began: it goes to the AI server only if the device listens for it now."""
+        if not self.listener.accepts():
+            self.log.debug("speech without a trigger (%s mode): not sent", self.listener.mode)
+            return
+        self.listener.consume()
+        if self.reply_active():
+            await self.interrupt(reason="barge_in")
+        self._begin_utterance()
+
+    async def _on_wake(self, frames_ago: int) -> None:
+        """The wake word: barge in, and a command said in the same breath is the utterance."""
+        self._publish_payload(wake_event(self.listener.choice.wake_word))
+        self.log.info("wake word %s heard", self.listener.choice.wake_word)
+        if self.reply_active():
+            await self.interrupt(reason="barge_in")
+        if self.detector.active and self._utterance_id is None:
+            keep = round(self.listener.settings.wake_preroll_seconds / FRAME_SECONDS)
+            self.detector.restart(keep + frames_ago)
+            self.listener.consume()
+            self._begin_utterance()
+
+    async def talk(self, pressed: bool) -> bool:
+        """Push-to-talk button: pressed barges in; released ends the utterance at the next frame.
+
+        False when the device is not in push_to_talk mode (nothing happens).
+        """
+        if self.listener.mode is not ListeningMode.PUSH_TO_TALK:
+            return False
+        if pressed:
+            self.listener.talk(True)
+            if self.reply_active():
+                await self.interrupt(reason="barge_in")
+        elif self.listener.talking:
+            self.listener.talk(False)
+            self._talk_released = True
+        self._update_state()
+        return True
+
+    def set_listening(self, choice: ListeningChoice) -> None:
+        if choice != self.listener.choice:
+            self.log.info("listening: %s, wake word %s", choice.mode, choice.wake_word)
+        self.listener.choose(choice)
+        self._update_state()
+
+    def _device_state(self) -> DeviceState:
+        if self._playing:
+            return DeviceState.RESPONDING
+        if self._utterance_id is not None:
+            return DeviceState.LISTENING
+        if self._replies:
+            return DeviceState.PROCESSING
+        return DeviceState.LISTENING if self.listener.waiting else DeviceState.IDLE
+
+    def _update_state(self) -> None:
+        state = self._device_state()
+        if state is not self._state and not self.closed:
+            self._state = state
+            self._publish_payload(state_event(state))
+
+    def _publish_payload(self, payload: dict[str, Any]) -> None:
+        """A device event built by naila_protocol.payloads."""
+        fields = dict(payload)
+        self._publish(fields.pop("event"), **fields)
 
     def _begin_utterance(self) -> None:
         self._utterance_id = new_request_id()
@@ -227,8 +320,9 @@ class VoiceSession(RequestListener):
 
     async def interrupt(self, *, reason: str) -> None:
         """Barge-in or stop: silence within one frame, cancel the server's work, tell HA."""
-        playing = self.output.playing_tags()
+        playing = [*self._playing, *self.output.playing_tags()]
         self.output.clear()
+        self._playing.clear()
         replies, self._replies = self._replies, {}
         self.metrics.barge_ins += reason == "barge_in"
         for request_id in replies:
@@ -237,9 +331,32 @@ class VoiceSession(RequestListener):
         for rid in interrupted:
             self._publish("interrupted", request_id=rid, reason=reason)
         self.log.info("%s: output cleared, %d request(s) cancelled", reason, len(replies))
+        self._update_state()
 
-    async def announce(self, text: str, request_id: str) -> None:
-        """Ask the server to speak `text` here; the audio plays like a reply."""
+    async def announce(
+        self, text: str, request_id: str, *, sound: Sound | None = None, converse: bool = False
+    ) -> None:
+        """Play `sound`, then ask the server to speak `text` here; `announced` once it played.
+
+        `converse` (start_conversation): afterwards the device listens without a trigger.
+        """
+        if not self.speaker:
+            self._publish(
+                "error",
+                request_id=request_id,
+                code="no_speaker",
+                message="device has no speaker",
+            )
+            return
+        if not text:
+            reply = self._replies[request_id] = _Reply(
+                request_id, None, announce=True, converse=converse
+            )
+            if sound is not None:
+                self.output.push_pcm(sound_pcm(sound), WEBRTC_RATE, tag=request_id)
+            reply.summary = ReplySummary()
+            self._update_state()
+            return
         if not self.server.connected:
             self._publish(
                 "error",
@@ -249,7 +366,10 @@ class VoiceSession(RequestListener):
             )
             return
         self.server.register(request_id, self)
-        self._replies[request_id] = _Reply(request_id, None, announce=True)
+        self._replies[request_id] = _Reply(request_id, None, announce=True, converse=converse)
+        if sound is not None:
+            self.output.push_pcm(sound_pcm(sound), WEBRTC_RATE, tag=request_id)
+        self._update_state()
         frame = Frame(
             self.device_id, WEBRTC_RATE, request_id, FrameKind.SPEAK, text.encode("utf-8")
         )
@@ -302,8 +422,9 @@ class VoiceSession(RequestListener):
         summary = reply.summary or ReplySummary()
         self.metrics.replies += 1
         if reply.announce:
-            self._publish("announced", request_id=reply.request_id)
-            return
+            if reply.played_at is None:  # nothing to play: done now
+                self._played(reply)
+            return  # else `announced` once it finished playing
         self._publish(
             "reply",
             request_id=reply.request_id,
@@ -316,10 +437,15 @@ class VoiceSession(RequestListener):
         )
 
     def _on_frame_sent(self, tag: str | None) -> None:
+        if tag != self._last_tag:
+            self._last_tag = tag
+            self._check_played(tag)
         reply = self._replies.get(tag) if tag else None
         self.metrics.frames_out += 1
         if reply is None or reply.first_audio_ms is not None:
             return
+        self._playing[reply.request_id] = reply
+        self._update_state()
         now = reply.played_at = time.perf_counter()
         reply.first_audio_ms = (
             round((now - reply.speech_end) * 1000, 1) if reply.speech_end else 0.0
@@ -329,6 +455,25 @@ class VoiceSession(RequestListener):
             self.log.info("first audio of %s after %.0f ms", reply.request_id, reply.first_audio_ms)
         if reply.summary is not None:
             self._publish_reply(reply)
+
+    def _check_played(self, tag: str | None) -> None:
+        """The track moved on to another request or to silence: which replies finished playing."""
+        if not self._playing:
+            return
+        queued = set(self.output.playing_tags()) if tag is not None else set()
+        for request_id, reply in list(self._playing.items()):
+            # once END came all of a reply's audio is queued: none left means it all played
+            if request_id != tag and reply.summary is not None and request_id not in queued:
+                self._played(reply)
+
+    def _played(self, reply: _Reply) -> None:
+        """A reply or announcement finished playing."""
+        self._playing.pop(reply.request_id, None)
+        if not reply.announce or reply.converse:
+            self.listener.open_follow_up()
+        self._update_state()
+        if reply.announce:
+            self._publish("announced", request_id=reply.request_id)
 
     def on_request_failed(self, request_id: str, reason: str) -> None:
         if request_id == self._utterance_id:
@@ -348,6 +493,7 @@ class VoiceSession(RequestListener):
             return
         self.closed = True
         self.output.clear()
+        self._playing.clear()
         replies, self._replies = self._replies, {}
         pending = [
             *replies,
@@ -358,6 +504,7 @@ class VoiceSession(RequestListener):
             # the device is told, also when its connection dropped mid-turn (nothing silently lost)
             self._publish("interrupted", request_id=request_id, reason="session_closed")
         self.track.stop()
+        await self.listener.close()
 
     def info(self) -> dict[str, Any]:
         return {"queued_frames": len(self.output), "pending_replies": list(self._replies)}

@@ -9,8 +9,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from naila_sim.audio import load_pcm, load_wav, speak_text
+import numpy as np
+
+from naila_protocol.vocab import DEFAULT_WAKE_WORD, ListeningMode, WakeWord
+from naila_sim.audio import RATE, load_pcm, load_wav, speak_text
 from naila_sim.device import SimDevice, SimDeviceConfig
+from naila_sim.piper import piper_speech, wake_phrase
 
 _LOGGER = logging.getLogger("naila_sim")
 
@@ -29,6 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
     device.add_argument(
         "--loopback", action="store_true", help="offer only 127.0.0.1 ICE candidates"
     )
+    device.add_argument(
+        "--listening-mode",
+        type=ListeningMode,
+        default=ListeningMode.ALWAYS,
+        help=f"{'|'.join(ListeningMode)}, named in the status (default always)",
+    )
+    device.add_argument(
+        "--wake-word",
+        type=WakeWord,
+        help=f"{'|'.join(WakeWord)}, named in the status (default: the gateway's)",
+    )
     mqtt = parser.add_argument_group("MQTT")
     mqtt.add_argument("--mqtt-host", default="127.0.0.1")
     mqtt.add_argument("--mqtt-port", type=int, default=1883)
@@ -40,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     speech.add_argument("--pcm", action="append", default=[], help="raw int16 mono PCM file")
     speech.add_argument("--pcm-rate", type=int, default=16000)
     speech.add_argument("--say", action="append", default=[], help="text spoken with espeak-ng")
+    speech.add_argument(
+        "--piper", action="store_true", help="speak --say texts with the packaged Piper voice"
+    )
+    speech.add_argument(
+        "--no-wake-phrase",
+        action="store_true",
+        help="in wake_word mode, do not say the wake word before each turn",
+    )
     speech.add_argument("--repeat", type=int, default=1, help="say everything this many times")
     speech.add_argument(
         "--pause", type=float, default=1.0, help="seconds of quiet after each reply"
@@ -56,8 +79,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    sources = [load_wav(p) for p in args.wav] + [load_pcm(p, args.pcm_rate) for p in args.pcm]
-    sources += [speak_text(text) for text in args.say]
+    sources = _sources(args)
     config = SimDeviceConfig(
         args.device_id,
         mqtt_host=args.mqtt_host,
@@ -67,6 +89,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
         prefix=args.mqtt_prefix,
         capabilities=[c.strip() for c in args.capabilities.split(",") if c.strip()],
         loopback=args.loopback,
+        listening_mode=args.listening_mode,
+        wake_word=args.wake_word,
     )
     async with SimDevice(config) as device:
         await device.wait_connected(60)
@@ -86,6 +110,19 @@ async def main(argv: Sequence[str] | None = None) -> int:
             device.recorder.save_wav(args.out)
             _report(f"saved what was heard to {args.out}")
     return 0
+
+
+def _sources(args: argparse.Namespace) -> list[np.ndarray]:
+    """What to say, turn by turn; in wake_word mode each turn starts with the wake word."""
+    wake = args.listening_mode is ListeningMode.WAKE_WORD and not args.no_wake_phrase
+    word = args.wake_word or DEFAULT_WAKE_WORD
+    files = [load_wav(p) for p in args.wav] + [load_pcm(p, args.pcm_rate) for p in args.pcm]
+    if wake:  # the wake word (Piper), a short pause, then the recording
+        gap = np.zeros(RATE * 3 // 10, dtype=np.int16)
+        files = [np.concatenate((piper_speech(wake_phrase(word)), gap, f)) for f in files]
+    texts = [wake_phrase(word, text) if wake else text for text in args.say]
+    spoken = [piper_speech(t) if args.piper or wake else speak_text(t) for t in texts]
+    return files + spoken
 
 
 def run() -> None:

@@ -22,6 +22,7 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
+from naila_protocol.vocab import ListeningMode, WakeWord
 from naila_sim.loopback import loopback_host_addresses
 from naila_sim.mic import MicTrack
 from naila_sim.recorder import Recorder
@@ -41,6 +42,9 @@ class SimDeviceConfig:
     firmware_version: str = "naila-sim-0.1"
     loopback: bool = False
     """Offer only 127.0.0.1 ICE candidates (patches aioice for the process while running)."""
+    listening_mode: ListeningMode | None = ListeningMode.ALWAYS
+    """Named in the status; the simulated device speaks without a wake word unless told to."""
+    wake_word: WakeWord | None = None
 
 
 @dataclass(slots=True)
@@ -124,6 +128,12 @@ class SimDevice:
                 "online": online,
                 "capabilities": self.config.capabilities,
                 "firmware_version": self.config.firmware_version,
+                **(
+                    {"listening_mode": self.config.listening_mode}
+                    if self.config.listening_mode
+                    else {}
+                ),
+                **({"wake_word": self.config.wake_word} if self.config.wake_word else {}),
                 "timestamp": datetime.now(UTC)
                 .isoformat(timespec="milliseconds")
                 .replace("+00:00", "Z"),
