@@ -166,7 +166,6 @@ class VoiceSession(RequestListener):
         if not self.listener.accepts():
             self.log.debug("speech without a trigger (%s mode): not sent", self.listener.mode)
             return
-        self.listener.consume()
         if self.reply_active():
             await self.interrupt(reason="barge_in")
         self._begin_utterance()
@@ -180,7 +179,6 @@ class VoiceSession(RequestListener):
         if self.detector.active and self._utterance_id is None:
             keep = round(self.listener.settings.wake_preroll_seconds / FRAME_SECONDS)
             self.detector.restart(keep + frames_ago)
-            self.listener.consume()
             self._begin_utterance()
 
     async def talk(self, pressed: bool) -> bool:
@@ -264,6 +262,7 @@ class VoiceSession(RequestListener):
         if request_id is None or self._resampler is None:
             return
         self.metrics.utterances += 1
+        self.listener.consume()  # the window (after a wake word or a reply) is used
         duration_ms = round(len(frames) * FRAME_SECONDS * 1000)
         speech_end = self._last_speech_at
         if self.config.streaming and self._stream_broken:

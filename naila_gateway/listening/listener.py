@@ -4,7 +4,7 @@ Triggers: the wake word (`wake_word` mode), the talk button (`push_to_talk`), no
 Windows opened by a trigger or a finished reply let the next utterance through without one:
 - command window: after a wake word said alone, the command may follow (`command_seconds`);
 - follow-up window: after a reply finished playing (`follow_up_seconds`).
-A window is consumed by the utterance it lets through.
+A window is consumed by the utterance it lets through (one too short to send leaves it open).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class Listener:
         return self.window_open()
 
     def consume(self) -> None:
-        """An utterance was let through: the window it used is closed."""
+        """An utterance went to the AI server: the window it used is closed."""
         self._window_until = 0.0
 
     @property
