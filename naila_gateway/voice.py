@@ -433,6 +433,7 @@ class VoiceSession(RequestListener):
             first_audio_ms=reply.first_audio_ms,
             timings=summary.timings,
             gateway_timings=_gateway_timings(reply),
+            **_route_fields(summary),
         )
 
     def _on_frame_sent(self, tag: str | None) -> None:
@@ -507,3 +508,10 @@ class VoiceSession(RequestListener):
 
     def info(self) -> dict[str, Any]:
         return {"queued_frames": len(self.output), "pending_replies": list(self._replies)}
+
+
+def _route_fields(summary: ReplySummary) -> dict[str, str]:
+    """`route` and `route_reason` of a routed reply (absent when the server did not route)."""
+    if summary.route is None:
+        return {}
+    return {"route": summary.route, "route_reason": summary.route_reason or ""}

@@ -141,17 +141,22 @@ class ReplySummary:
     transcript: str = ""
     reply: str = ""
     timings: dict[str, float] = field(default_factory=dict)
-    """stt_ms, llm_first_token_ms, tts_first_chunk_ms, first_audio_ms, total_ms."""
+    """stt_ms, llm_first_token_ms, tts_first_chunk_ms, first_audio_ms, total_ms, ha_ms."""
+    route: str | None = None
+    """Who answered: a `naila_protocol.vocab.ReplyRoute` value (None: not routed)."""
+    route_reason: str | None = None
+    """Why: a `naila_protocol.vocab.RouteReason` value or Home Assistant's error code."""
 
     def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "status": self.status,
-                "transcript": self.transcript,
-                "reply": self.reply,
-                "timings": self.timings,
-            }
-        ).encode()
+        data: dict[str, object] = {
+            "status": self.status,
+            "transcript": self.transcript,
+            "reply": self.reply,
+            "timings": self.timings,
+        }
+        if self.route is not None:
+            data.update(route=self.route, route_reason=self.route_reason)
+        return json.dumps(data).encode()
 
     @classmethod
     def from_frame(cls, frame: Frame) -> ReplySummary:
@@ -161,7 +166,13 @@ class ReplySummary:
             transcript=str(data.get("transcript", "")),
             reply=str(data.get("reply", "")),
             timings={k: float(v) for k, v in dict(data.get("timings", {})).items()},
+            route=_opt_text(data.get("route")),
+            route_reason=_opt_text(data.get("route_reason")),
         )
+
+
+def _opt_text(value: object) -> str | None:
+    return value[:64] if isinstance(value, str) and value else None
 
 
 def is_valid_id(value: str) -> bool:

@@ -15,6 +15,9 @@ QOS_TELEMETRY = 0
 _DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 MAX_DEVICE_ID_LENGTH = 64
 
+HA_STATUS_TOPIC = "homeassistant/status"
+"""Home Assistant's MQTT birth and last will (`online`/`offline`), outside NAILA's prefix."""
+
 
 def is_valid_device_id(device_id: str) -> bool:
     """Return True for ids usable as one topic level: 1-64 chars, no '/', '+', '#' or spaces."""

@@ -86,6 +86,28 @@ class ReplyRoute(StrEnum):
     ANNOUNCE = "announce"
 
 
+class RouteReason(StrEnum):
+    """Why a device's reply took its route (reply events and server metrics: `route_reason`)."""
+
+    HANDLED = "handled"
+    """Home Assistant's agent handled it (`action_done` or `query_answer`)."""
+    NAILA_ONLY = "naila_only"
+    """The device's conversation setting skips Home Assistant."""
+    NOT_HANDLED = "not_handled"
+    """HA answered but did not handle it (its `error_code`, when it gives one, is the reason)."""
+    NO_INTENT_MATCH = "no_intent_match"
+    NO_VALID_TARGETS = "no_valid_targets"
+    FAILED_TO_HANDLE = "failed_to_handle"
+    INTEGRATION_OFFLINE = "integration_offline"
+    """No online integration (its retained status, or Home Assistant's own MQTT status)."""
+    MQTT_DOWN = "mqtt_down"
+    """The AI server has no broker connection (or no MQTT configured)."""
+    TIMEOUT = "timeout"
+    """No answer within the deadline."""
+    BAD_RESPONSE = "bad_response"
+    """The answer broke the contract (malformed, or for another device)."""
+
+
 DEFAULT_LISTENING_MODE = ListeningMode.WAKE_WORD
 DEFAULT_WAKE_WORD = WakeWord.OKAY_NABU
 DEFAULT_FOLLOW_UP_SECONDS = 5.0

@@ -11,12 +11,16 @@ from typing import Any
 
 from wyoming.server import AsyncServer, AsyncTcpServer
 
+from naila_protocol.topics import Topics
+
 from .audio_socket import AudioSocketServer, AudioSocketSettings
 from .engines import Engines, RunnerSettings, load_engines
 from .gateway_connection import VideoHandler
 from .llm import LlmSettings
 from .mqtt_status import MqttSettings, MqttStatus
 from .pipeline import ContextProvider, Pipeline, PipelineSettings, RequestInfo
+from .routing.router import HaRouter
+from .routing.settings import RoutingSettings
 from .speculative import SpeculationSettings
 from .stt import SttSettings
 from .tts import TtsSettings
@@ -44,6 +48,8 @@ class ServerSettings:
     zeroconf: str | None = None
     """Announce the Wyoming server over mDNS under this name."""
     mqtt: MqttSettings = field(default_factory=MqttSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    """Home Assistant first for device utterances (needs MQTT and the NAILA integration)."""
 
 
 class NailaServer:
@@ -65,6 +71,7 @@ class NailaServer:
         self.audio_socket: AudioSocketServer | None = None
         self.wyoming: AsyncServer | None = None
         self.mqtt: MqttStatus | None = None
+        self.router: HaRouter | None = None
         self._zeroconf: Any = None
 
     @property
@@ -91,7 +98,14 @@ class NailaServer:
         )
         if settings.mqtt.host:
             services = ["stt", "llm", "tts"] + (["vision"] if self.video_handler else [])
-            self.mqtt = MqttStatus(settings.mqtt, services, self._active_requests)
+            self.router = self._make_router()
+            self.mqtt = MqttStatus(
+                settings.mqtt,
+                services,
+                self._active_requests,
+                subscriptions=self.router.subscriptions,
+                on_message=self.router.handle,
+            )
             self.mqtt.start()
         self.audio_socket = AudioSocketServer(
             self.pipeline,
@@ -99,10 +113,27 @@ class NailaServer:
             settings.speculation,
             observer=self._observe,
             video_handler=self.video_handler,
+            router=self.router,
         )
         await self.audio_socket.start()
         if settings.wyoming_uri:
             await self._start_wyoming(settings.wyoming_uri)
+
+    def _make_router(self) -> HaRouter:
+        """Conversation routing on the server's one MQTT link; it also names devices to the LLM."""
+        assert self.pipeline is not None
+        router = HaRouter(
+            self.settings.routing, Topics(self.settings.mqtt.prefix), self._publish, self._mqtt_up
+        )
+        self.pipeline.facts = router.prompt_facts
+        return router
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        if self.mqtt is not None:
+            self.mqtt.publish(topic, payload)
+
+    def _mqtt_up(self) -> bool:
+        return self.mqtt is not None and self.mqtt.connected.is_set()
 
     async def _start_wyoming(self, uri: str) -> None:
         assert self.engines is not None and self.pipeline is not None

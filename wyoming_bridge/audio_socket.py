@@ -12,6 +12,7 @@ from naila_protocol.framing import ErrorCode, encode_frame, error_frame
 
 from .gateway_connection import ConnectionLimits, GatewayConnection, RequestObserver, VideoHandler
 from .pipeline import Pipeline
+from .routing.router import HaRouter
 from .speculative import SpeculationSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,7 +44,10 @@ class AudioSocketServer:
         speculation: SpeculationSettings | None = None,
         observer: RequestObserver | None = None,
         video_handler: VideoHandler | None = None,
+        *,
+        router: HaRouter | None = None,
     ) -> None:
+        self.router = router
         self.pipeline = pipeline
         self.settings = settings or AudioSocketSettings()
         self.speculation = speculation or SpeculationSettings()
@@ -120,6 +124,7 @@ class AudioSocketServer:
             speculation=self.speculation,
             observer=self.observer,
             video_handler=self.video_handler,
+            router=self.router,
         )
         self._connections.add(connection)
         _LOGGER.debug("[%s] connected (%d open)", connection.peer, len(self._connections))

@@ -14,6 +14,7 @@ from .gateway_connection import ConnectionLimits
 from .llm import DEFAULT_SYSTEM_PROMPT, LlmSettings
 from .mqtt_status import MqttSettings
 from .pipeline import PipelineSettings
+from .routing.settings import RoutingSettings
 from .speculative import SpeculationMode, SpeculationSettings
 from .stt import SttSettings
 from .tts import TtsSettings
@@ -119,6 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--mqtt-prefix", default=_env("MQTT_PREFIX", "naila"), help="topic prefix [MQTT_PREFIX]"
     )
     mqtt.add_argument("--server-id", default=_env("SERVER_ID", "ai-1"), help="[SERVER_ID]")
+    routing = RoutingSettings()
+    mqtt.add_argument(
+        "--ha-timeout",
+        type=float,
+        default=_env("HA_TIMEOUT", routing.ha_timeout_s),
+        help="seconds a final transcript waits for Home Assistant's agent before the LLM "
+        "answers [HA_TIMEOUT]",
+    )
+    mqtt.add_argument(
+        "--no-ha-routing",
+        action="store_true",
+        help="never ask Home Assistant; the LLM answers every device",
+    )
 
     stt = parser.add_argument_group("speech to text (faster-whisper)")
     stt.add_argument(
@@ -280,4 +294,5 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
             prefix=args.mqtt_prefix,
             server_id=args.server_id,
         ),
+        routing=RoutingSettings(enabled=not args.no_ha_routing, ha_timeout_s=args.ha_timeout),
     )

@@ -25,6 +25,8 @@ from naila_protocol.framing import (
 )
 
 from .pipeline import AudioEvent, DoneEvent, Pipeline, PipelineEvent, RequestInfo
+from .routing.router import HaRouter
+from .routing.stage import route_reply
 from .speculative import ChunkedUtterance, SpeculationSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -71,7 +73,9 @@ class GatewayConnection:
         speculation: SpeculationSettings,
         observer: RequestObserver | None = None,
         video_handler: VideoHandler | None = None,
+        router: HaRouter | None = None,
     ) -> None:
+        self.router = router
         self.reader = reader
         self.writer = writer
         self.pipeline = pipeline
@@ -274,6 +278,17 @@ class GatewayConnection:
             _LOGGER.exception("[%s] video handler failed", self.peer)
 
     def _launch(self, request: _Request, events: AsyncIterator[PipelineEvent]) -> None:
+        if self.router is not None and request.kind is not FrameKind.SPEAK:
+            chunked = request.chunked
+            events = route_reply(
+                events,
+                self.router,
+                self.pipeline,
+                info=request.info,
+                rate=request.rate,
+                cancel=request.cancel,
+                discard_llm=chunked.close if chunked is not None else lambda: None,
+            )
         reply = self._basic_reply if request.kind is FrameKind.BASIC else self._stream_reply
         request.task = asyncio.create_task(
             reply(request, events), name=f"request {request.info.request_id}"

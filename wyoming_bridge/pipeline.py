@@ -20,12 +20,15 @@ from .audio import pcm16_to_stt
 from .engines import Engines
 from .llm import build_messages
 from .memory import ConversationMemory
+from .routing.prompt import local_facts
 from .sentences import SentenceSplitter
 
 _LOGGER = logging.getLogger(__name__)
 
 ContextProvider = Callable[[str, str], Awaitable[str | None]]
 """async (device_id, transcript) -> extra text for the LLM prompt, or None."""
+FactsProvider = Callable[[str], str]
+"""device_id -> what the LLM must not invent: local date and time, the device and its area."""
 
 
 @dataclass(slots=True)
@@ -56,6 +59,8 @@ class RequestInfo:
 @dataclass(slots=True)
 class TranscriptEvent:
     text: str
+    timings: dict[str, float] = field(default_factory=dict)
+    """Stage timings so far (`stt_ms`)."""
 
 
 @dataclass(slots=True)
@@ -100,6 +105,8 @@ class Pipeline:
             llm_settings.history_turns, llm_settings.history_ttl_s, llm_settings.max_conversations
         )
         self.context_provider = context_provider
+        self.facts: FactsProvider = lambda _device_id: local_facts()
+        """Replaced by the conversation router, which knows device names and areas."""
 
     @property
     def tts_rate(self) -> int:
@@ -139,9 +146,10 @@ class Pipeline:
         """The LLM's reply to `text` as streamed pieces (history + optional context)."""
         context = await self._context(info.device_id, text)
         llm = self.engines.llm
-        messages = build_messages(
-            llm.settings.system_prompt, self.memory.history(info.conversation), text, context
-        )
+        # Facts end the system prompt: a small model follows them there, while in the user turn
+        # they derail it. Minute resolution keeps the prompt prefix cached within a minute.
+        system = f"{llm.settings.system_prompt} {self.facts(info.device_id)}"
+        messages = build_messages(system, self.memory.history(info.conversation), text, context)
         stream = self.engines.llm_runner.stream(
             info.device_id, lambda: llm.stream(messages, cancel, gate=gate), cancel=cancel
         )
@@ -249,7 +257,7 @@ class Pipeline:
         started = time.perf_counter()
         text = await (transcript or self.transcribe(pcm, rate, info, cancel))
         clock.since("stt_ms", started)
-        yield TranscriptEvent(text)
+        yield TranscriptEvent(text, dict(clock.timings))
         if cancel.is_set():
             yield DoneEvent(ReplySummary("cancelled", text, "", dict(clock.timings)))
             return

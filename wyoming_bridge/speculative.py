@@ -86,6 +86,11 @@ class EventRecorder:
         self.cancel_event.set()
         self._task.cancel()
 
+    async def stop(self) -> None:
+        """Cancel the stream (if still running) and wait until it is closed."""
+        self.cancel()
+        await asyncio.wait({self._task})
+
 
 class ChunkedUtterance:
     """Collects CHUNK audio for one request and speculates at pauses."""

@@ -96,3 +96,17 @@ async def test_runaway_header_without_newline_is_refused() -> None:
     with pytest.raises(FrameError) as err:
         await read_frame(reader_with(b"x" * 100_000))
     assert err.value.code in (ErrorCode.BAD_HEADER, ErrorCode.TRUNCATED)
+
+
+def test_reply_summary_carries_the_route_only_when_routed() -> None:
+    plain = ReplySummary(transcript="hi", reply="Hello.")
+    assert b"route" not in plain.to_json()
+    routed = ReplySummary(
+        transcript="turn off the lights",
+        reply="Turned off the lights",
+        timings={"ha_ms": 12.5},
+        route="ha",
+        route_reason="handled",
+    )
+    frame = Frame("den", 16000, "r1", FrameKind.END, routed.to_json())
+    assert ReplySummary.from_frame(frame) == routed
