@@ -161,6 +161,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
             highlight=False,
             soft_wrap=True,
         )
+        console.print(f"device page: {stack.page_url}", highlight=False, soft_wrap=True)
         async with SimDevice(stack.device_config(args.device_id)) as device:
             await device.wait_connected(30.0)
             console.print(

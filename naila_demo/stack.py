@@ -53,9 +53,16 @@ class DemoStack(AsyncService):
         self.mqtt_host = settings.mqtt_host or LOCALHOST
         self.mqtt_port = settings.mqtt_port
         self.audio_port = 0
+        self.http_port = 0
+        """The gateway's device page and WHIP port (always on 127.0.0.1)."""
         self.gateway_id = f"naila-demo-{uuid.uuid4().hex[:6]}"
         self.server: ChildProcess | None = None
         self.gateway: ChildProcess | None = None
+
+    @property
+    def page_url(self) -> str:
+        """The device page served by the gateway (a secure context: talk with a real mic)."""
+        return f"http://{LOCALHOST}:{self.http_port}/"
 
     @property
     def children(self) -> list[ChildProcess]:
@@ -108,6 +115,7 @@ class DemoStack(AsyncService):
         await self.server.start()
         _LOGGER.info("loading models (the AI server listens once they are ready)...")
         await self.server.wait_for_port(LOCALHOST, self.audio_port, s.server_start_s)
+        self.http_port = free_port(LOCALHOST)
         self.gateway = ChildProcess(
             "gateway",
             # metrics every second: readiness below waits for `server_connected`
@@ -121,7 +129,14 @@ class DemoStack(AsyncService):
                 "1",
                 *s.gateway_args,
             ],
-            env={**mqtt_env, "AI_SERVER_HOST": LOCALHOST, "AI_SERVER_PORT": str(self.audio_port)},
+            env={
+                **mqtt_env,
+                "AI_SERVER_HOST": LOCALHOST,
+                "AI_SERVER_PORT": str(self.audio_port),
+                "HTTP_HOST": LOCALHOST,
+                "HTTP_PORT": str(self.http_port),
+                "WEBRTC_ICE_ADDRESSES": LOCALHOST,  # media stays on loopback
+            },
             log_path=logs / "gateway.log",
         )
         await self.gateway.start()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 
 from naila_gateway.config import SERVER_PROTOCOLS, VAD_MODES, GatewayConfig, env_name
 from naila_gateway.listening import ListeningSettings, add_listening_arguments
+from naila_gateway.http.settings import add_http_arguments, http_settings_from_args
 from naila_gateway.video.config import VideoConfig, add_video_arguments
 
 # (group title, [(field, flag, help)])
@@ -58,6 +60,11 @@ _GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         "WebRTC",
         [
             ("ice_servers", "--ice-servers", "comma-separated STUN/TURN URLs (none by default)"),
+            (
+                "ice_addresses",
+                "--ice-addresses",
+                "comma-separated interfaces, addresses or CIDRs for ICE host candidates",
+            ),
             ("opus_bitrate", "--opus-bitrate", "Opus bitrate of audio sent to devices (mono)"),
             ("jitter_frames", "--jitter-frames", "receive jitter buffer depth in 20 ms frames"),
             (
@@ -108,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
     add_video_arguments(parser)
     add_listening_arguments(parser)
+    add_http_arguments(parser)
     return parser
 
 
@@ -118,12 +126,13 @@ def config_from_args(argv: Sequence[str] | None = None) -> GatewayConfig:
     overrides = {
         name: value
         for name, value in vars(args).items()
-        if value is not None and not name.startswith(("video_", "listening_"))
+        if value is not None and not name.startswith(("video_", "listening_", "http__"))
     }
     try:
         config = GatewayConfig.from_env()
         config.video = VideoConfig.from_namespace(args)
         config.listening = ListeningSettings.from_namespace(args)
+        config.http = http_settings_from_args(args, os.environ)
         env_like = {env_name(name): value for name, value in overrides.items()}
         flagged = GatewayConfig.from_env(env_like)
         for name in overrides:

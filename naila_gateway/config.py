@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from naila_gateway.listening.settings import ListeningSettings
+from naila_gateway.http.settings import HttpSettings, http_settings_from_env
+from naila_gateway.ice_addresses import IceAddressSelection
 from naila_gateway.video.config import VideoConfig
 from naila_protocol.mqtt import MqttSettings
 from naila_protocol.topics import DEFAULT_PREFIX
@@ -49,6 +51,8 @@ class GatewayConfig:
     # WebRTC
     ice_servers: list[str] = field(default_factory=list, metadata={"env": "WEBRTC_ICE_SERVERS"})
     """STUN/TURN URLs (comma separated in the environment); none on a local network."""
+    ice_addresses: list[str] = field(default_factory=list, metadata={"env": "WEBRTC_ICE_ADDRESSES"})
+    """Interfaces, addresses or CIDRs offered as ICE host candidates (empty: every address)."""
     opus_bitrate: int = field(default=24000, metadata={"env": "WEBRTC_OPUS_BITRATE"})
     jitter_frames: int = field(default=1, metadata={"env": "WEBRTC_JITTER_FRAMES"})
     """Receive jitter buffer depth in 20 ms frames (aiortc's own default is 4)."""
@@ -75,6 +79,8 @@ class GatewayConfig:
     """Camera motion gating (VIDEO_* variables, docs/gateway_video.md)."""
     listening: ListeningSettings = field(default_factory=ListeningSettings, metadata={"env": None})
     """Listening modes and the wake word (docs/gateway.md "Listening modes")."""
+    http: HttpSettings = field(default_factory=HttpSettings, metadata={"env": None})
+    """Device page and WHIP signaling (HTTP_* variables, docs/gateway.md)."""
 
     @property
     def effective_vad_threshold(self) -> float:
@@ -97,6 +103,10 @@ class GatewayConfig:
         )
 
     @property
+    def ice_selection(self) -> IceAddressSelection:
+        return IceAddressSelection.parse(self.ice_addresses)
+
+    @property
     def streaming(self) -> bool:
         return self.ai_server_protocol == "stream"
 
@@ -117,6 +127,7 @@ class GatewayConfig:
         for name in ("silence_frames", "min_speech_frames", "chunk_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        self.ice_selection  # noqa: B018 (raises for a bad entry)
         if self.preroll_frames < 0 or self.max_utterance_seconds <= 0:
             raise ValueError("preroll_frames must be >= 0 and max_utterance_seconds > 0")
 
@@ -125,7 +136,9 @@ class GatewayConfig:
         """Defaults overridden by any of the environment variables that are set and non-empty."""
         environ = os.environ if environ is None else environ
         config = cls(
-            video=VideoConfig.from_env(environ), listening=ListeningSettings.from_env(environ)
+            video=VideoConfig.from_env(environ),
+            listening=ListeningSettings.from_env(environ),
+            http=http_settings_from_env(environ),
         )
         for item in fields(cls):
             if item.metadata["env"] is None:
@@ -140,7 +153,7 @@ _FLOAT_FIELDS = frozenset({"vad_threshold", "reply_timeout", "metrics_interval",
 
 
 def _convert(name: str, current: object, raw: str) -> object:
-    if name == "ice_servers":
+    if name in ("ice_servers", "ice_addresses"):
         return [url.strip() for url in raw.split(",") if url.strip()]
     if name in _FLOAT_FIELDS or isinstance(current, float):
         return float(raw)

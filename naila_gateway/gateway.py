@@ -8,12 +8,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from naila_gateway.config import GatewayConfig
 from naila_gateway.events import device_event, gateway_status
 from naila_gateway.listening import ListeningPreferences
+from naila_gateway.http.server import HttpFrontend
+from naila_gateway.ice_addresses import IceAddressFilter
 from naila_gateway.metrics import GatewayMetrics, MetricsReporter
 from naila_gateway.peer import PeerSession, SessionLogger
 from naila_gateway.server_client import ServerClient
@@ -69,7 +71,8 @@ class Gateway:
             subscriptions=[
                 (self.topics.device_wildcard(leaf), QOS_RELIABLE)
                 for leaf in ("status", "settings", "signaling/answer", "signaling/ice", "command")
-            ],
+            ]
+            + [(self.topics.upload_reply("+"), QOS_RELIABLE)],
             on_message=self._on_message,
         )
         self.listening = ListeningPreferences(
@@ -86,17 +89,30 @@ class Gateway:
         self._online: dict[str, bytes] = {}
         """Latest online status of each device whose MQTT connection is up."""
         self._services: list[asyncio.Task[None]] = []
+        self._ice_filter = IceAddressFilter(config.ice_selection)
+        self.event_taps: list[Callable[[str, bytes], None]] = []
+        """Called with (device_id, payload) for every device event published (the page's feed)."""
+        self.on_upload_reply: Callable[[str, bytes], None] | None = None
+        self.on_http_session_closed: Callable[[PeerSession], None] | None = None
+        self.http: HttpFrontend | None = None
+        """The device page and WHIP signaling, when HTTP_PORT is set."""
 
     # lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
+        self._ice_filter.install()
         self.server.start()
         self._services = [
             asyncio.create_task(self.mqtt.run(), name="naila-gateway-mqtt"),
             asyncio.create_task(self._report_metrics(), name="naila-gateway-metrics"),
         ]
+        if self.config.http.enabled:
+            self.http = HttpFrontend(self)
+            await self.http.start()
 
     async def stop(self) -> None:
         """Close every session, publish offline status, disconnect."""
+        if self.http is not None:
+            await self.http.stop()
         for session in list(self.sessions.values()):
             await session.close()
         reoffers = list(self._reoffers.values())
@@ -113,6 +129,7 @@ class Gateway:
         await asyncio.gather(*self._services, return_exceptions=True)
         self._services = []
         await self.server.stop()
+        self._ice_filter.uninstall()
 
     async def run(self) -> None:
         """Serve until cancelled."""
@@ -133,6 +150,10 @@ class Gateway:
     def _on_message(self, message: Incoming) -> None:
         parsed = self.topics.parse_device_topic(message.topic)
         if parsed is None:
+            head, tail = self.topics.upload_reply("\0").split("\0")
+            topic = message.topic
+            if self.on_upload_reply and topic.startswith(head) and topic.endswith(tail):
+                self.on_upload_reply(topic[len(head) : -len(tail)], message.payload)
             return
         device_id, leaf = parsed
         if not is_valid_device_id(device_id):
@@ -150,12 +171,28 @@ class Gateway:
         if handler is not None:
             self._spawn(self._serialized(device_id, handler(device_id, message)))
 
-    async def _serialized(self, device_id: str, work: Coroutine[Any, Any, None]) -> None:
-        """Run one device's messages in arrival order; other devices run concurrently."""
+    @contextlib.asynccontextmanager
+    async def device_turn(self, device_id: str) -> AsyncIterator[None]:
+        """Hold this device's turn: its messages and HTTP requests run one at a time."""
         lock = self._device_locks.setdefault(device_id, asyncio.Lock())
         self._lock_users[device_id] = self._lock_users.get(device_id, 0) + 1
         try:
             async with lock:
+                yield
+        finally:
+            self._lock_users[device_id] -= 1
+            if not self._lock_users[device_id]:
+                del self._lock_users[device_id]
+                del self._device_locks[device_id]
+
+    def inject(self, message: Incoming) -> None:
+        """Handle a device message as if MQTT delivered it (the HTTP side speaks for devices)."""
+        self._on_message(message)
+
+    async def _serialized(self, device_id: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run one device's messages in arrival order; other devices run concurrently."""
+        try:
+            async with self.device_turn(device_id):
                 await work
         except BadMessage as err:
             _LOGGER.warning("[%s] ignored bad message: %s", device_id, err)
@@ -163,10 +200,6 @@ class Gateway:
             _LOGGER.exception("[%s] message handling failed", device_id)
         finally:
             work.close()  # no-op once it ran; avoids a never-awaited warning if cancelled first
-            self._lock_users[device_id] -= 1
-            if not self._lock_users[device_id]:
-                del self._lock_users[device_id]
-                del self._device_locks[device_id]
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -178,6 +211,8 @@ class Gateway:
         status = parse_status(device_id, message.payload)
         current = self.sessions.get(device_id)
         self._listening_from_status(device_id, message.payload)
+        if current is not None and current.over_http:
+            return  # the HTTP client owns this device id (its status is the gateway's own)
         wanted = status.online and (status.has_audio or status.has_camera)
         if wanted:
             self._online[device_id] = message.payload
@@ -208,9 +243,10 @@ class Gateway:
         elif current is not None:
             await current.close(reason="device offline")
 
-    async def _open_session(
+    def new_session(
         self, device_id: str, status_payload: bytes, *, audio: bool, camera: bool
-    ) -> None:
+    ) -> PeerSession:
+        """A device's new session (registered as its current one), not yet negotiated."""
         session_id = uuid.uuid4().hex[:12]
         log = SessionLogger(_LOGGER, {"device_id": device_id, "session_id": session_id})
 
@@ -245,6 +281,13 @@ class Gateway:
             logger=log,
         )
         self.sessions[device_id] = session
+        return session
+
+    async def _open_session(
+        self, device_id: str, status_payload: bytes, *, audio: bool, camera: bool
+    ) -> None:
+        session = self.new_session(device_id, status_payload, audio=audio, camera=camera)
+        log, session_id = session.log, session.session_id
         try:
             sdp = await session.create_offer()
         except Exception:
@@ -275,6 +318,8 @@ class Gateway:
         if current:
             del self.sessions[session.device_id]
         self.publish_event(session.device_id, "session_closed", session_id=session.session_id)
+        if session.over_http and self.on_http_session_closed is not None:
+            self.on_http_session_closed(session)
         dropped = session.close_reason in ("failed", "closed") and session.connected.is_set()
         if current and dropped and session.device_id in self._online:
             # the media path broke while the device is still online (e.g. it restarted and
@@ -411,11 +456,10 @@ class Gateway:
     # publishing -----------------------------------------------------------------------
     def publish_event(self, device_id: str, event: str, **fields: Any) -> None:
         """`devices/{id}/events` (QoS 1, not retained)."""
-        self.mqtt.publish(
-            self.topics.device_events(device_id),
-            device_event(event, device_id, **fields),
-            qos=QOS_RELIABLE,
-        )
+        payload = device_event(event, device_id, **fields)
+        self.mqtt.publish(self.topics.device_events(device_id), payload, qos=QOS_RELIABLE)
+        for tap in self.event_taps:
+            tap(device_id, payload)
 
     def metrics_payload(self) -> dict[str, object]:
         return self._reporter.payload(

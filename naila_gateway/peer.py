@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiortc import (
@@ -18,7 +19,7 @@ from aiortc import (
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
-from aiortc.sdp import candidate_from_sdp
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from naila_gateway.pcm import to_mono
 from naila_gateway.video import (
@@ -63,6 +64,41 @@ def set_jitter_depth(receiver: RTCRtpReceiver, frames: int) -> bool:
     return True
 
 
+class OfferRejected(ValueError):
+    """A client's SDP offer the gateway cannot answer; `code` names why (JSON error reasons)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class OfferMedia:
+    """What a client offer asks for: audio (required), whether it listens, camera video."""
+
+    hears_replies: bool
+    sends_video: bool
+
+    @classmethod
+    def of(cls, sdp: str) -> OfferMedia:
+        try:
+            parsed = SessionDescription.parse(sdp)
+        except Exception as err:  # aiortc raises whatever its parser hits
+            raise OfferRejected("bad_sdp", f"SDP offer does not parse: {err}") from None
+        audio = [m for m in parsed.media if m.kind == "audio" and m.port != 0]
+        if not audio:
+            raise OfferRejected("no_audio", "the offer has no audio section")
+        if not any(m.direction in ("sendrecv", "sendonly") for m in audio):
+            raise OfferRejected("no_audio", "the offer sends no audio")
+        if not all(m.dtls and m.dtls.fingerprints for m in audio):
+            raise OfferRejected("bad_sdp", "the offer has no DTLS fingerprint")
+        video = [m for m in parsed.media if m.kind == "video" and m.port != 0]
+        return cls(
+            hears_replies=any(m.direction in ("sendrecv", "recvonly") for m in audio),
+            sends_video=any(m.direction in ("sendrecv", "sendonly") for m in video),
+        )
+
+
 class PeerSession:
     """RTCPeerConnection for one device session; closes itself on failed/closed."""
 
@@ -102,6 +138,8 @@ class PeerSession:
         self._closing = False
         self.close_reason = ""
         self.answered = False
+        self.over_http = False
+        """Opened by a client's offer over HTTP (WHIP) rather than by an MQTT status."""
         self.connected = asyncio.Event()
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_state)
@@ -119,6 +157,35 @@ class PeerSession:
             self.pc.addTransceiver("video", direction="recvonly")
         offer = await self.pc.createOffer()
         await self.pc.setLocalDescription(offer)
+        return str(self.pc.localDescription.sdp)
+
+    async def accept_offer(self, sdp: str, media: OfferMedia) -> str:
+        """Answer a client's offer (WHIP): full SDP with every candidate gathered.
+
+        Raises OfferRejected for an offer aiortc cannot use; the caller closes the session.
+        """
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except Exception as err:
+            raise OfferRejected("bad_sdp", f"SDP offer rejected: {err}") from None
+        audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
+        first = audio[0]
+        first.direction = "sendrecv" if media.hears_replies else "recvonly"
+        if media.hears_replies:
+            first.sender.replaceTrack(self.voice.track)
+        else:  # nobody listens: play replies into the void so they finish like heard ones
+            self._spawn(self._drain(self.voice.track))
+        set_jitter_depth(first.receiver, self._jitter_frames)
+        for transceiver in self.pc.getTransceivers():
+            if transceiver is not first:
+                transceiver.direction = "recvonly"
+            if transceiver.receiver.transport._role == "auto":
+                # answer `setup:passive` (DTLS server): the offerer (Chromium, webrtcbin) starts
+                # the handshake; aiortc as the DTLS client fails with some of them
+                transceiver.receiver.transport._set_role("server")
+        answer = await self.pc.createAnswer()
+        await self.pc.setLocalDescription(answer)
+        self.answered = True
         return str(self.pc.localDescription.sdp)
 
     async def apply_answer(self, sdp: str) -> None:
