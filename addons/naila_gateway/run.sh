@@ -5,7 +5,8 @@ set -euo pipefail
 for option in mqtt_host mqtt_port mqtt_username mqtt_password mqtt_prefix gateway_id \
     mqtt_tls_ca_file mqtt_tls_cert_file mqtt_tls_key_file \
     ai_server_host ai_server_port ai_server_token ai_server_protocol \
-    webrtc_ice_servers webrtc_opus_bitrate webrtc_jitter_frames \
+    webrtc_ice_servers webrtc_ice_addresses webrtc_opus_bitrate webrtc_jitter_frames \
+    http_token http_tls_cert_file http_tls_key_file \
     audio_vad_mode audio_vad_threshold audio_silence_frames audio_sample_rate log_level; do
     if bashio::config.has_value "${option}"; then
         export "${option^^}=$(bashio::config "${option}")"
@@ -30,6 +31,27 @@ if [ -z "${AI_SERVER_TOKEN:-}" ]; then
         bashio::log.info "AI server token from ${token_file}"
     else
         bashio::log.warning "No ai_server_token and no ${token_file}: connecting without a token"
+    fi
+fi
+
+# The device page: Home Assistant ingress (the Supervisor's proxy needs no token: HA logged the
+# user in); any other client (a phone on the LAN at :8099) needs the access token.
+HTTP_HOST=0.0.0.0
+HTTP_PORT="$(bashio::addon.ingress_port 2>/dev/null || echo 8099)"
+HTTP_TRUSTED_PROXY=172.30.32.2
+export HTTP_HOST HTTP_PORT HTTP_TRUSTED_PROXY
+page_token_file="${NAILA_PAGE_TOKEN_FILE:-/data/http_token}"
+if [ -z "${HTTP_TOKEN:-}" ]; then
+    if [ ! -s "${page_token_file}" ] \
+        && (umask 077; head -c 24 /dev/urandom | base64 | tr '+/' '-_' > "${page_token_file}") 2>/dev/null; then
+        bashio::log.info "Generated the device page's access token (${page_token_file})"
+    fi
+    if [ -s "${page_token_file}" ]; then
+        HTTP_TOKEN="$(cat "${page_token_file}")"
+        export HTTP_TOKEN
+    else
+        bashio::log.warning "No http_token: outside the NAILA panel the page is refused"
+        HTTP_HOST=127.0.0.1  # nothing but a local proxy may reach it without a token
     fi
 fi
 

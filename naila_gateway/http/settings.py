@@ -94,6 +94,10 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[str], Any], str]] = {
 }
 
 
+HTTP_ENV_NAMES = frozenset(env for env, _, _, _ in _OPTIONS.values())
+"""Every environment variable of the HTTP settings."""
+
+
 def http_settings_from(values: Mapping[str, str | None]) -> HttpSettings:
     """From HTTP_* variables (unset or empty = default); ValueError names the variable."""
     parsed: dict[str, Any] = {}

@@ -9,13 +9,15 @@ from pathlib import Path
 import yaml
 
 from naila_gateway.config import GatewayConfig
+from naila_gateway.http.settings import HTTP_ENV_NAMES
+from tests.server.test_addon_token import run_addon
 
 ADDON = Path(__file__).parents[2] / "addons" / "naila_gateway"
 
 
 def test_options_are_gateway_environment_variables() -> None:
     config = yaml.safe_load((ADDON / "config.yaml").read_text())
-    env_names = {f.metadata["env"] for f in fields(GatewayConfig)}
+    env_names = {f.metadata["env"] for f in fields(GatewayConfig)} | HTTP_ENV_NAMES
     assert {key.upper() for key in config["schema"]} <= env_names
     assert set(config["options"]) <= set(config["schema"])
     assert {
@@ -29,6 +31,11 @@ def test_options_are_gateway_environment_variables() -> None:
         "LOG_LEVEL",
     } <= {k.upper() for k in config["schema"]}
     assert config["services"] == ["mqtt:need"]
+    assert config["ingress"] is True and config["panel_title"] == "NAILA"
+    assert config["ingress_port"] == 8099
+    assert {"WEBRTC_ICE_ADDRESSES", "HTTP_TOKEN", "HTTP_TLS_CERT_FILE"} <= {
+        k.upper() for k in config["schema"]
+    }
     assert set(config["arch"]) == {"amd64", "aarch64"}
     defaults = {key.upper(): str(value) for key, value in config["options"].items() if value != ""}
     GatewayConfig.from_env(defaults).validate()
@@ -45,3 +52,29 @@ def test_run_script_maps_every_option() -> None:
     assert set(translations["configuration"]) == set(config["schema"])
     build = yaml.safe_load((ADDON / "build.yaml").read_text())
     assert set(build["build_from"]) == {"amd64", "aarch64"}
+
+
+def test_run_script_serves_the_page_behind_ingress_with_a_generated_token(tmp_path: Path) -> None:
+    page_token = tmp_path / "http_token"
+    env = {"NAILA_PAGE_TOKEN_FILE": str(page_token)}
+    first = run_addon(
+        tmp_path, "naila_gateway", {"ai_server_host": "10.0.0.5"}, tmp_path / "t", extra_env=env
+    )
+    assert first["HTTP_PORT"] == "8099" and first["HTTP_HOST"] == "0.0.0.0"
+    assert first["HTTP_TRUSTED_PROXY"] == "172.30.32.2"
+    assert len(first["HTTP_TOKEN"]) >= 32 and page_token.read_text().strip() == first["HTTP_TOKEN"]
+    again = run_addon(
+        tmp_path, "naila_gateway", {"ai_server_host": "10.0.0.5"}, tmp_path / "t", extra_env=env
+    )
+    assert again["HTTP_TOKEN"] == first["HTTP_TOKEN"]
+    chosen = run_addon(
+        tmp_path,
+        "naila_gateway",
+        {"ai_server_host": "10.0.0.5", "http_token": "mine", "webrtc_ice_addresses": "eth0"},
+        tmp_path / "t",
+        extra_env=env,
+    )
+    assert chosen["HTTP_TOKEN"] == "mine" and chosen["WEBRTC_ICE_ADDRESSES"] == "eth0"
+    settings = GatewayConfig.from_env(chosen)
+    assert settings.http.port == 8099 and settings.http.token == "mine"
+    assert settings.ice_addresses == ["eth0"]

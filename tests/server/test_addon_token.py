@@ -45,7 +45,13 @@ SERVER_OPTIONS = {
 }
 
 
-def run_addon(tmp: Path, addon: str, options: dict[str, str], token_file: Path) -> dict[str, str]:
+def run_addon(
+    tmp: Path,
+    addon: str,
+    options: dict[str, str],
+    token_file: Path,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Run `addons/<addon>/run.sh`; return the environment it would exec the program with."""
     shim = tmp / "bashio.sh"
     shim.write_text(BASHIO_SHIM)
@@ -56,6 +62,7 @@ def run_addon(tmp: Path, addon: str, options: dict[str, str], token_file: Path) 
         "EXEC_ARGS": str(exec_args),
         "NAILA_TOKEN_FILE": str(token_file),
         **{f"OPT_{key}": value for key, value in options.items()},
+        **(extra_env or {}),
     }
     script = ADDONS / addon / "run.sh"
     done = subprocess.run(
