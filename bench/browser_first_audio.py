@@ -33,8 +33,8 @@ import numpy as np
 
 from bench.anchor import AnchorConfig, AnchorPipeline, AnchorTiming
 from bench.cli import add_run_arguments, bench_utterances, parse_bench_args
-from bench.first_audio_e2e import anchor_turns, med, naila_turns, pct
 from bench.first_audio_e2e import Results as SimResults
+from bench.first_audio_e2e import anchor_turns, med, naila_turns, pct
 from bench.gateway_procs import mosquitto
 from bench.speech import Utterance
 from naila_demo.speech import trim_silence
@@ -190,7 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     if os.environ.get("NAILA_IN_NETNS") != "1":
-        command = [str(REPO / "scripts" / "in-netns"), sys.executable, "-m", "bench.browser_first_audio"]
+        command = [
+            str(REPO / "scripts" / "in-netns"),
+            sys.executable,
+            "-m",
+            "bench.browser_first_audio",
+        ]
         os.execv(command[0], [*command, *(sys.argv[1:] if argv is None else argv)])
     args = parse_bench_args(build_parser(), argv)
     for noisy in ("aioice", "aiortc"):

@@ -7,8 +7,8 @@ import os
 from collections.abc import Sequence
 
 from naila_gateway.config import SERVER_PROTOCOLS, VAD_MODES, GatewayConfig, env_name
-from naila_gateway.listening import ListeningSettings, add_listening_arguments
 from naila_gateway.http.settings import add_http_arguments, http_settings_from_args
+from naila_gateway.listening import ListeningSettings, add_listening_arguments
 from naila_gateway.video.config import VideoConfig, add_video_arguments
 
 # (group title, [(field, flag, help)])

@@ -6,9 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from naila_gateway.listening.settings import ListeningSettings
 from naila_gateway.http.settings import HttpSettings, http_settings_from_env
 from naila_gateway.ice_addresses import IceAddressSelection
+from naila_gateway.listening.settings import ListeningSettings
 from naila_gateway.video.config import VideoConfig
 from naila_protocol.mqtt import MqttSettings
 from naila_protocol.topics import DEFAULT_PREFIX

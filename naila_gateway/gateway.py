@@ -13,9 +13,9 @@ from typing import Any
 
 from naila_gateway.config import GatewayConfig
 from naila_gateway.events import device_event, gateway_status
-from naila_gateway.listening import ListeningPreferences
 from naila_gateway.http.server import HttpFrontend
 from naila_gateway.ice_addresses import IceAddressFilter
+from naila_gateway.listening import ListeningPreferences
 from naila_gateway.metrics import GatewayMetrics, MetricsReporter
 from naila_gateway.peer import PeerSession, SessionLogger
 from naila_gateway.server_client import ServerClient

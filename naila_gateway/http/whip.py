@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from enum import StrEnum
+from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
 
@@ -17,6 +18,7 @@ from naila_gateway.peer import OfferMedia, OfferRejected, PeerSession
 from naila_gateway.signaling import MAX_SDP_CHARS
 from naila_protocol.payloads import Capability, DeviceStatus, utc_timestamp
 from naila_protocol.topics import QOS_RELIABLE, is_valid_device_id
+from naila_protocol.vocab import ListeningMode, WakeWord
 
 if TYPE_CHECKING:
     from naila_gateway.gateway import Gateway
@@ -25,6 +27,7 @@ _LOGGER = logging.getLogger(__name__)
 SDP_TYPE = "application/sdp"
 TRICKLE_TYPE = "application/trickle-ice-sdpfrag"
 MAX_LABEL_CHARS = 64
+_E = TypeVar("_E", bound=StrEnum)
 
 
 def device_id_of(request: web.Request) -> str:
@@ -32,6 +35,17 @@ def device_id_of(request: web.Request) -> str:
     if not is_valid_device_id(device_id):
         raise ApiError(400, "bad_device_id", "device id: 1-64 of [A-Za-z0-9_.:-]")
     return device_id
+
+
+def _choice(request: web.Request, key: str, vocabulary: type[_E]) -> _E | None:
+    value = request.query.get(key, "")
+    if not value:
+        return None
+    try:
+        return vocabulary(value)
+    except ValueError:
+        allowed = ", ".join(v.value for v in vocabulary)
+        raise ApiError(400, "bad_query", f"{key} must be one of {allowed}") from None
 
 
 def _label(request: web.Request, key: str) -> str | None:
@@ -82,6 +96,8 @@ class WhipEndpoint:
         except OfferRejected as err:
             raise ApiError(400, err.code, str(err)) from None
         name, zone = _label(request, "name"), _label(request, "zone")
+        mode = _choice(request, "listening_mode", ListeningMode)
+        wake_word = _choice(request, "wake_word", WakeWord)
         async with self.gateway.device_turn(device_id):
             current = self.gateway.sessions.get(device_id)
             others = [s for s in self.http_sessions() if s is not current]
@@ -102,6 +118,8 @@ class WhipEndpoint:
                 capabilities=frozenset(capabilities),
                 name=name,
                 zone=zone,
+                listening_mode=mode,
+                wake_word=wake_word,
                 timestamp=utc_timestamp(),
             ).to_json()
             session = self.gateway.new_session(
@@ -174,6 +192,8 @@ class WhipEndpoint:
             capabilities=offline.capabilities,
             name=offline.name,
             zone=offline.zone,
+            listening_mode=offline.listening_mode,
+            wake_word=offline.wake_word,
             timestamp=utc_timestamp(),
         ).to_json()
         self._publish_status(session.device_id, status)

@@ -231,7 +231,9 @@ async function start() {
     };
     await pc.setLocalDescription(await pc.createOffer());
     await gatheringComplete(pc);
-    const query = new URLSearchParams({ name: device.name, zone: device.zone || "" });
+    const query = new URLSearchParams({
+      name: device.name, zone: device.zone || "", listening_mode: $("mode").value,
+    });
     const response = await api(`whip/${encodeURIComponent(device.id)}?${query}`, {
       method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp,
     });

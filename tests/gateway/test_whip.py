@@ -49,13 +49,14 @@ async def test_sendrecv_offer_is_answered_heard_and_ended(
     async with watch_topics(mqtt_broker.host, mqtt_broker.port, f"{prefix}/devices/+/#") as mqtt:
         client = WhipClient(base_url(whip_gateway), "browser_1")
         clients.append(client)
-        await client.connect(http, "?name=Kitchen%20tablet&zone=kitchen")
+        await client.connect(http, "?name=Kitchen%20tablet&zone=kitchen&listening_mode=always")
 
         assert "a=sendrecv" in client.answer
         assert client.location is not None
         assert client.location.startswith("/whip/browser_1/")
         status = await mqtt.wait("/browser_1/status", online=True)
         assert status["name"] == "Kitchen tablet" and status["zone"] == "kitchen"
+        assert status["listening_mode"] == "always"
         assert set(status["capabilities"]) == {"audio", "speaker"}
         session = whip_gateway.sessions["browser_1"]
         assert session.over_http and session.session_id in client.location
@@ -117,6 +118,7 @@ async def test_bad_requests_get_json_reasons_and_disturb_nothing(
             ("POST", "whip/b1", "v=0\r\n" + "a=x\r\n" * 20000, sdp, 413, "too_large"),
             ("POST", "whip/bad%20id", valid_offer, sdp, 400, "bad_device_id"),
             ("POST", "whip/b1?name=" + "n" * 65, valid_offer, sdp, 400, "bad_query"),
+            ("POST", "whip/b1?listening_mode=sometimes", valid_offer, sdp, 400, "bad_query"),
             ("DELETE", "whip/steady/nosuchsession", b"", {}, 404, "unknown_session"),
             ("DELETE", "whip/nobody/abc", b"", {}, 404, "unknown_session"),
             ("PATCH", "whip/nobody/abc", b"", {}, 404, "unknown_session"),

@@ -53,7 +53,9 @@ class WhipClient:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return str(self.pc.localDescription.sdp)
 
-    async def connect(self, http: aiohttp.ClientSession, query: str = "") -> None:
+    async def connect(
+        self, http: aiohttp.ClientSession, query: str = "?listening_mode=always"
+    ) -> None:
         sdp = await self.offer()
         url = f"{self.base_url}whip/{self.device_id}{query}"
         headers = {"Content-Type": "application/sdp", **self.headers}
