@@ -42,7 +42,25 @@ def run_in_private_network(module: str, argv: Sequence[str]) -> int | None:
         subprocess.run(["ip", "addr", "add", ICE_TEST_ADDRESS, "dev", "lo"], check=True)
         return None
     command = ["unshare", "-n", "--", sys.executable, "-m", module, *argv]
-    return subprocess.call(command, env={**os.environ, NETNS_ENV: "1"})
+    child = subprocess.Popen(command, env={**os.environ, NETNS_ENV: "1"})
+
+    def forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)  # the child stops its processes and reports
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, forward)
+    return child.wait()
+
+
+def error_lines(log_dir: Path) -> dict[str, int]:
+    """ERROR and traceback lines per child log (a clean run has none)."""
+    counts = {}
+    for log in sorted(log_dir.glob("*.log")):
+        text = log.read_text(errors="replace")
+        counts[log.stem] = sum(
+            " ERROR " in line or line.startswith("Traceback") for line in text.splitlines()
+        )
+    return counts
 
 
 async def kill9(child: ChildProcess) -> None:
@@ -160,6 +178,8 @@ class TurnOutcome:
     first_audio_ms: float | None = None
     heard_at: float | None = None
     """perf_counter() when the first voiced reply frame arrived."""
+    heard_index: int | None = None
+    """The recorder's index of that frame."""
     event: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -195,7 +215,7 @@ async def speak_and_wait(
     outcome = await wait_outcome(device, since, mark, speech_end, within_s)
     if barge_in is None or not outcome.answered:
         if outcome.answered:
-            await wait_reply_end(device, mark, within_s)
+            await wait_reply_end(device, outcome, within_s)
             await _classify_reply_event(device, since, outcome)
         return [outcome]
     await asyncio.sleep(0.3)  # well into the reply
@@ -215,7 +235,7 @@ async def speak_and_wait(
         await _classify_reply_event(device, since, outcome)
     second = await wait_outcome(device, barge_since, second_mark, second_end, within_s)
     if second.answered:
-        await wait_reply_end(device, second_mark, within_s)
+        await wait_reply_end(device, second, within_s)
         await _classify_reply_event(device, barge_since, second)
     return [outcome, second]
 
@@ -228,7 +248,7 @@ async def wait_outcome(
         voiced = device.recorder.first_voiced(mark)
         if voiced is not None:
             heard_at = device.recorder.time_of(voiced)
-            return TurnOutcome("answered", (heard_at - speech_end) * 1000, heard_at)
+            return TurnOutcome("answered", (heard_at - speech_end) * 1000, heard_at, voiced)
         failure = _failure_since(device, since)
         if failure is not None:
             name = str(failure.get("event"))
@@ -242,11 +262,13 @@ async def wait_outcome(
     return TurnOutcome("lost", notes=[f"nothing within {within_s:.0f} s"])
 
 
-async def wait_reply_end(device: SimDevice, mark: int, within_s: float) -> None:
+async def wait_reply_end(device: SimDevice, outcome: TurnOutcome, within_s: float) -> None:
     """Until the reply went quiet; then release the heard audio (long runs stay small)."""
     recorder = device.recorder
+    if outcome.heard_index is None:
+        return
     with contextlib.suppress(TimeoutError):
-        end = await recorder.wait_quiet(mark, END_OF_REPLY_FRAMES, within_s)
+        end = await recorder.wait_quiet(outcome.heard_index, END_OF_REPLY_FRAMES, within_s)
         recorder.forget_before(end)
 
 

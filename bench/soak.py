@@ -40,6 +40,7 @@ from bench.faults import (
     ResourceSample,
     TaskCounts,
     TurnOutcome,
+    error_lines,
     run_in_private_network,
     sample_process,
     speak_and_wait,
@@ -47,6 +48,7 @@ from bench.faults import (
 )
 from bench.speech import DEFAULT_UTTERANCES, Utterance, make_utterances
 from naila_demo.stack import DemoStack, StackSettings
+from naila_protocol.process import run_until_stopped
 from naila_sim import SimDevice
 
 _LOGGER = logging.getLogger("bench.soak")
@@ -71,6 +73,7 @@ class SoakResults:
     server: list[ResourceSample] = field(default_factory=list)
     faults: list[tuple[float, str]] = field(default_factory=list)
     unfinished_requests: int = 0
+    log_errors: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
 
 
@@ -220,6 +223,8 @@ async def run_soak(args: argparse.Namespace) -> SoakResults:
             stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-"))
         )
         out_dir.mkdir(parents=True, exist_ok=True)
+        # runs after every process stopped, before the logs are removed
+        stack.callback(lambda: results.log_errors.update(error_lines(out_dir / "logs")))
         broker = Broker(out_dir)
         await broker.start()
         stack.push_async_callback(broker.stop)
@@ -307,6 +312,7 @@ def report(args: argparse.Namespace, results: SoakResults) -> int:
     print(f"request ids announced without a final event: {results.unfinished_requests}")
     lost = counts.get("lost", 0)
     print(f"silently lost utterances: {lost}")
+    print(f"ERROR/traceback lines in the logs: {results.log_errors}")
     base_s = min(args.baseline_minute * 60, results.wall_s / 4)
     end_s = results.wall_s
     print(f"resources, median of [{base_s:.0f} s, +{WINDOW_S:.0f} s] -> median of last minute:")
@@ -335,10 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("aioice", "aiortc"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        results = asyncio.run(run_soak(args))
-    except KeyboardInterrupt:
-        print("interrupted; everything stopped", file=sys.stderr)
+    results = run_until_stopped(run_soak(args))
+    if results is None:
+        print("stopped by a signal; everything stopped", file=sys.stderr)
         return 130
     return report(args, results)
 

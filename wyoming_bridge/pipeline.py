@@ -236,6 +236,8 @@ class Pipeline:
                 producer.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await producer
+            elif not producer.cancelled():
+                producer.exception()  # a cancelled request's LLM job ends in an error: seen
         status = "cancelled" if cancel.is_set() else "ok"
         reply = "".join(reply_parts).strip()
         yield DoneEvent(ReplySummary(status, transcript, reply, dict(clock.timings)))

@@ -1,0 +1,286 @@
+"""Chaos: kill -9 the broker, the AI server and the gateway in turn during a conversation.
+
+The real stack on loopback, in a private network namespace (`unshare -n`): mosquitto,
+`python -m wyoming_bridge`, `python -m naila_gateway` and simulated devices. For each fault a
+device speaks; while its reply plays the process is killed with SIGKILL and started again at
+once (as the Supervisor or systemd would: nobody touches the others). The device keeps talking
+until it hears an answer. Reported per fault: time from the kill to the next answered utterance
+(reply audio heard; goal <= 5 s), to the next `reply` event on MQTT, what happened to the turn
+in flight, and whether a second device that stayed quiet is still served afterwards.
+
+    .venv/bin/python -m bench.chaos                       # broker, server, gateway, once each
+    .venv/bin/python -m bench.chaos --rounds 3 --fault gateway
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script or with -m
+
+import numpy as np
+
+from bench.faults import (
+    Broker,
+    kill9,
+    run_in_private_network,
+    speak_and_wait,
+    wait_outcome,
+    wait_reply_end,
+)
+from bench.speech import DEFAULT_UTTERANCES, Utterance, make_utterances
+from naila_demo.children import ChildProcess
+from naila_demo.stack import DemoStack, StackSettings
+from naila_protocol.process import run_until_stopped
+from naila_sim import SimDevice
+
+_LOGGER = logging.getLogger("bench.chaos")
+FAULTS = ("broker", "server", "gateway")
+GOAL_S = 5.0
+TURN_WITHIN_S = 25.0
+IN_FLIGHT_S = 3.0
+
+
+@dataclass(slots=True)
+class Recovery:
+    fault: str
+    in_flight: str
+    """Outcome of the turn during which the process was killed."""
+    answered_after_s: float | None = None
+    """Kill -> first reply audio of the next answered utterance."""
+    event_after_s: float | None = None
+    """Kill -> the next `reply` event seen on MQTT."""
+    session_after_s: float | None = None
+    """Gateway fault: kill -> the device's WebRTC session with the new gateway is up."""
+    attempts: list[str] = field(default_factory=list)
+    other_device: str = ""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.chaos",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        choices=FAULTS,
+        help="process to kill (repeatable; default all three in turn)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="times each fault is repeated")
+    parser.add_argument(
+        "--recovery-limit", type=float, default=120.0, help="seconds to wait for an answer"
+    )
+    parser.add_argument("--no-netns", action="store_true", help="stay in this network namespace")
+    parser.add_argument("--keep-logs", type=Path, help="keep child logs in this directory")
+    parser.add_argument("--log-level", default="WARNING")
+    return parser
+
+
+def pcm(u: Utterance) -> np.ndarray:
+    return np.frombuffer(u.pcm48k, dtype="<i2")
+
+
+async def restart(fault: str, stack: DemoStack, broker: Broker) -> None:
+    """Kill -9 and start again at once; waits only for what a supervisor would (the start)."""
+    if fault == "broker":
+        await broker.kill_and_start()
+        return
+    child: ChildProcess | None = stack.server if fault == "server" else stack.gateway
+    assert child is not None
+    await kill9(child)
+    await child.start()
+
+
+async def until_answered(
+    device: SimDevice, utterances: list[Utterance], killed_at: float, limit_s: float
+) -> tuple[float | None, list[str]]:
+    """Keep talking until a reply is heard; seconds from the kill to that reply's first audio."""
+    attempts: list[str] = []
+    i = 0
+    while time.perf_counter() - killed_at < limit_s:
+        if not device.connected:
+            with contextlib.suppress(TimeoutError):
+                await device.wait_connected(5.0)
+            continue
+        (outcome,) = await speak_and_wait(
+            device, pcm(utterances[i % len(utterances)]), within_s=TURN_WITHIN_S
+        )
+        i += 1
+        attempts.append(outcome.outcome)
+        if outcome.answered and outcome.heard_at is not None:
+            return outcome.heard_at - killed_at, attempts
+        await asyncio.sleep(0.2)
+    return None, attempts
+
+
+async def new_session(device: SimDevice, offers_before: int, limit_s: float) -> None:
+    """After a gateway restart: until the new gateway's offer is answered and connected."""
+    deadline = time.perf_counter() + limit_s
+    # the simulated device counts offers but has no event for them
+    while device.offers <= offers_before and time.perf_counter() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    with contextlib.suppress(TimeoutError):
+        await device.wait_connected(max(0.1, deadline - time.perf_counter()))
+
+
+async def next_reply_event(device: SimDevice, since: int, killed_at: float) -> float | None:
+    with contextlib.suppress(TimeoutError):
+        await device.wait_event("reply", since=since, within=90.0)
+        return time.perf_counter() - killed_at
+    return None
+
+
+async def one_fault(
+    fault: str,
+    stack: DemoStack,
+    broker: Broker,
+    device: SimDevice,
+    quiet: SimDevice,
+    utterances: list[Utterance],
+    limit_s: float,
+) -> Recovery:
+    """Kill at the end of an utterance, while the server works on it; then talk until answered."""
+    since = len(device.events)
+    speech_end = await device.say(pcm(utterances[0]))
+    mark = device.recorder.mark()
+    killed_at, offers_before = time.perf_counter(), device.offers
+    print(f"  kill -9 {fault}", flush=True)
+    await restart(fault, stack, broker)
+    event_task = asyncio.create_task(next_reply_event(device, since, killed_at))
+    # the turn in flight: a gateway that died cannot answer or report it
+    in_flight = await wait_outcome(
+        device, since, mark, speech_end, IN_FLIGHT_S if fault == "gateway" else TURN_WITHIN_S
+    )
+    gone = fault == "gateway" and in_flight.outcome == "lost"
+    recovery = Recovery(fault, "gone with the gateway" if gone else in_flight.outcome)
+    if in_flight.answered and in_flight.heard_at is not None:
+        recovery.answered_after_s = in_flight.heard_at - killed_at
+        await wait_reply_end(device, in_flight, TURN_WITHIN_S)
+    else:
+        if fault == "gateway":
+            await new_session(device, offers_before, limit_s)
+            if device.connected:
+                recovery.session_after_s = time.perf_counter() - killed_at
+        recovery.answered_after_s, recovery.attempts = await until_answered(
+            device, utterances[1:], killed_at, limit_s
+        )
+    recovery.event_after_s = await event_task
+    # a device that said nothing during the fault is served like before
+    (other,) = await speak_and_wait(quiet, pcm(utterances[2]), within_s=TURN_WITHIN_S)
+    recovery.other_device = other.outcome
+    return recovery
+
+
+async def run_chaos(args: argparse.Namespace) -> list[Recovery]:
+    print(f"synthesizing {len(DEFAULT_UTTERANCES)} utterances with espeak-ng ...", flush=True)
+    utterances = await asyncio.to_thread(make_utterances, list(DEFAULT_UTTERANCES))
+    recoveries: list[Recovery] = []
+    async with contextlib.AsyncExitStack() as stack:
+        out_dir = args.keep_logs or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chaos-"))
+        )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        broker = Broker(out_dir)
+        await broker.start()
+        stack.push_async_callback(broker.stop)
+        settings = StackSettings(
+            out_dir=out_dir,
+            mqtt_host="127.0.0.1",
+            mqtt_port=broker.port,
+            server_args=["--no-vision"],
+            gateway_args=["--reply-timeout", "15"],
+        )
+        print("starting the NAILA stack ...", flush=True)
+        naila = await stack.enter_async_context(DemoStack(settings))
+        devices = []
+        for name in ("chaos-talker", "chaos-quiet"):
+            config = naila.device_config(name)
+            config.loopback = True
+            devices.append(await stack.enter_async_context(SimDevice(config)))
+        talker, quiet = devices
+        await asyncio.gather(*(d.wait_connected(60.0) for d in devices))
+        (warm,) = await speak_and_wait(talker, pcm(utterances[3]), within_s=60.0)
+        print(f"warm-up turn: {warm.outcome}", flush=True)
+        for _ in range(args.rounds):
+            for fault in args.fault or FAULTS:
+                recovery = await one_fault(
+                    fault, naila, broker, talker, quiet, utterances, args.recovery_limit
+                )
+                recoveries.append(recovery)
+                print(
+                    f"  {fault}: answered after {fmt(recovery.answered_after_s)}, reply event "
+                    f"after {fmt(recovery.event_after_s)}, attempts {recovery.attempts}",
+                    flush=True,
+                )
+    return recoveries
+
+
+def fmt(value: float | None) -> str:
+    return "never" if value is None else f"{value:.1f} s"
+
+
+def report(recoveries: list[Recovery]) -> int:
+    print()
+    print("seconds from the kill to: the next answered utterance (reply heard), the next reply")
+    print("event on MQTT, the new WebRTC session (gateway only)")
+    print(
+        f"{'fault':8} {'turn in flight':22} {'answered':>9} {'event':>9} {'session':>9} "
+        f"{'other device':>20}"
+    )
+    for r in recoveries:
+        session = fmt(r.session_after_s) if r.fault == "gateway" else "-"
+        print(
+            f"{r.fault:8} {r.in_flight:22} {fmt(r.answered_after_s):>9} "
+            f"{fmt(r.event_after_s):>9} {session:>9} {r.other_device:>20}"
+        )
+    ok = True
+    for fault in FAULTS:
+        times = [r.answered_after_s for r in recoveries if r.fault == fault]
+        if not times:
+            continue
+        recovered = [t for t in times if t is not None]
+        ok &= len(recovered) == len(times)
+        if recovered:
+            worst = max(recovered)
+            print(
+                f"{fault}: recovered {len(recovered)}/{len(times)}, median "
+                f"{statistics.median(recovered):.1f} s, worst {worst:.1f} s "
+                f"(goal <= {GOAL_S:.0f} s: {'meets' if worst <= GOAL_S else 'misses'})"
+            )
+    ok &= all(r.other_device.startswith("answered") for r in recoveries)
+    print(f"verdict: {'every fault recovered' if ok else 'NOT every fault recovered'}")
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    if not args.no_netns:
+        code = run_in_private_network("bench.chaos", argv)
+        if code is not None:
+            return code
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("aioice", "aiortc"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    recoveries = run_until_stopped(run_chaos(args))
+    if recoveries is None:
+        print("stopped by a signal; everything stopped", file=sys.stderr)
+        return 130
+    return report(recoveries)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
