@@ -30,6 +30,9 @@ NETNS_ENV = "NAILA_BENCH_NETNS"
 ICE_TEST_ADDRESS = "198.18.0.1/32"
 """A test address on lo inside the namespace: aioice skips 127.0.0.1 but gathers this one."""
 FAILURE_EVENTS = ("server_unavailable", "reply_timeout", "error")
+EVENT_AUDIO_GRACE_S = 5.0
+"""How long reply audio may trail the gateway's `reply` event before the turn counts as
+answered by the event only."""
 END_OF_REPLY_FRAMES = 40
 """Silent 20 ms frames after which a reply counts as finished (0.8 s)."""
 
@@ -173,8 +176,10 @@ class TurnOutcome:
     """What the device got for one utterance."""
 
     outcome: str
-    """answered | answered_audio_only | interrupted (barge-in) | server_unavailable |
-    reply_timeout | error | session_closed (the device's session ended mid-turn) | lost"""
+    """answered | answered_audio_only (the reply event was lost with MQTT) |
+    answered_event_only (the audio was lost with the WebRTC connection) | interrupted (barge-in)
+    | server_unavailable | reply_timeout | error | session_closed (the session ended mid-turn)
+    | lost"""
     first_audio_ms: float | None = None
     heard_at: float | None = None
     """perf_counter() when the first voiced reply frame arrived."""
@@ -244,6 +249,7 @@ async def wait_outcome(
     device: SimDevice, since: int, mark: int, speech_end: float, within_s: float
 ) -> TurnOutcome:
     deadline = time.monotonic() + within_s
+    event_only: dict[str, Any] | None = None
     while time.monotonic() < deadline:
         voiced = device.recorder.first_voiced(mark)
         if voiced is not None:
@@ -258,7 +264,14 @@ async def wait_outcome(
         reply = _event_since(device, since, "reply")
         if reply is not None and reply.get("first_audio_ms") is None:
             return TurnOutcome("answered", event=reply, notes=["reply without audio"])
+        if reply is not None:
+            # played by the gateway: its audio may still be on the way, or lost on a dying
+            # connection (the device then has the reply's text, not its sound)
+            deadline = min(deadline, time.monotonic() + EVENT_AUDIO_GRACE_S)
+            event_only = reply
         await asyncio.sleep(0.05)
+    if event_only is not None:
+        return TurnOutcome("answered_event_only", event=event_only)
     return TurnOutcome("lost", notes=[f"nothing within {within_s:.0f} s"])
 
 

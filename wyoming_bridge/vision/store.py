@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -51,6 +52,9 @@ class MediaRecord:
     labels: list[str] = field(default_factory=list)
     analysis: dict[str, Any] = field(default_factory=dict)
 
+
+_FORMAT = re.compile(r"[a-z0-9]{1,10}")
+"""A file extension the store writes (never a path: formats can come from uploads)."""
 
 _COLUMNS = (
     "media_id, kind, created, media_type, format, path, size, device_id, zone, session_id,"
@@ -101,6 +105,7 @@ class MediaStore:
         created = time.time() if created is None else created
         media_id = f"m_{uuid.uuid4().hex[:16]}"
         day = time.strftime("%Y-%m-%d", time.gmtime(created))
+        fmt = fmt.lower() if _FORMAT.fullmatch(fmt.lower()) else "bin"
         rel = f"media/{day}/{media_id}.{fmt}"
         target = self.data_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -180,19 +185,27 @@ class MediaStore:
             return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM media").fetchone()[0])
 
     def enforce_retention(self, now: float | None = None) -> int:
-        """Delete items older than the retention age, then the oldest until under max_bytes."""
+        """Delete items older than the retention age, then the oldest until under max_bytes
+        (other media before alerts). The newest alert of each zone and alert type is kept
+        whatever its age or size: the published alert Home Assistant shows points to it."""
         now = time.time() if now is None else now
         with self._lock:
-            doomed = self._db.execute(
-                "SELECT media_id, path FROM media WHERE created < ?", (now - self.retention_s,)
-            ).fetchall()
+            kept = self._latest_alerts()
+            doomed = [
+                (mid, path)
+                for mid, path in self._db.execute(
+                    "SELECT media_id, path FROM media WHERE created < ?", (now - self.retention_s,)
+                ).fetchall()
+                if mid not in kept
+            ]
             total = int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM media").fetchone()[0])
             total -= sum(self._size_of(mid) for mid, _ in doomed)
             if total > self.max_bytes:
-                gone = {mid for mid, _ in doomed}
+                gone = {mid for mid, _ in doomed} | kept
                 for mid, path, size in self._db.execute(
-                    "SELECT media_id, path, size FROM media ORDER BY created ASC"
-                ):
+                    "SELECT media_id, path, size FROM media"
+                    " ORDER BY kind = 'alert' ASC, created ASC"
+                ).fetchall():
                     if total <= self.max_bytes:
                         break
                     if mid not in gone:
@@ -205,6 +218,18 @@ class MediaStore:
         if doomed:
             _LOGGER.info("retention removed %d media items", len(doomed))
         return len(doomed)
+
+    def _latest_alerts(self) -> set[str]:
+        """Media ids of the newest alert per (zone or device, alert type); caller holds the lock."""
+        newest: dict[tuple[str, str], tuple[float, str]] = {}
+        for mid, created, zone, device_id, event_type in self._db.execute(
+            "SELECT media_id, created, zone, device_id, event_type FROM media WHERE kind = 'alert'"
+        ):
+            for alert_type in (event_type or "").split(","):
+                key = (zone or device_id or "", alert_type)
+                if key not in newest or created > newest[key][0]:
+                    newest[key] = (created, mid)
+        return {mid for _, mid in newest.values()}
 
     def _size_of(self, media_id: str) -> int:
         row = self._db.execute("SELECT size FROM media WHERE media_id = ?", (media_id,)).fetchone()
