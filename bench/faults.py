@@ -195,7 +195,7 @@ class TurnOutcome:
 
 def _failure_since(device: SimDevice, since: int) -> dict[str, Any] | None:
     for event in device.events[since:]:
-        if event.get("event") in FAILURE_EVENTS or (
+        if event.get("event") in (*FAILURE_EVENTS, "session_closed") or (
             event.get("event") == "interrupted" and event.get("reason") == "session_closed"
         ):
             return event
@@ -258,7 +258,7 @@ async def wait_outcome(
         failure = _failure_since(device, since)
         if failure is not None:
             name = str(failure.get("event"))
-            if name == "interrupted":
+            if name == "interrupted":  # with reason session_closed
                 name = "session_closed"
             return TurnOutcome(name, event=failure)
         reply = _event_since(device, since, "reply")

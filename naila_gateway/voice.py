@@ -495,12 +495,10 @@ class VoiceSession(RequestListener):
         self.output.clear()
         self._playing.clear()
         replies, self._replies = self._replies, {}
-        pending = [
-            *replies,
-            *([self._utterance_id] if self._utterance_streamed and self._utterance_id else []),
-        ]
-        for request_id in pending:
+        speaking = [self._utterance_id] if self._utterance_id else []
+        for request_id in [*replies, *(speaking if self._utterance_streamed else [])]:
             await self.server.cancel(self.device_id, request_id)
+        for request_id in [*replies, *speaking]:
             # the device is told, also when its connection dropped mid-turn (nothing silently lost)
             self._publish("interrupted", request_id=request_id, reason="session_closed")
         self.track.stop()

@@ -209,7 +209,9 @@ class SimDevice:
         _, leaf = parsed
         try:
             data = json.loads(payload)
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or not UTF-8
+            return
+        if not isinstance(data, dict):
             return
         if leaf == "events":
             self.events.append(data)

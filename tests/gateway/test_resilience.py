@@ -178,3 +178,19 @@ async def test_session_ending_mid_request_tells_the_device(
     event = await device.wait_event("interrupted", request_id=request_id, within=40)
     assert event["reason"] == "session_closed"
     await until(lambda: request_id in reply_server.cancelled)
+
+
+async def test_session_ending_mid_utterance_tells_the_device(
+    make_gateway, make_device, reply_server
+) -> None:
+    """Speech cut off by the session's end (nothing sent to the server yet) is reported too."""
+    gateway = await make_gateway(ai_server_port=reply_server.port + 1)  # no server: nothing sent
+    device = await make_device("porch")
+    await device.wait_connected()
+    await wait_for_session(gateway, "porch")
+    device.mic.queue(tone(3.0))
+    await asyncio.sleep(1.0)  # mid-utterance
+    assert device.pc is not None
+    await device.pc.close()
+    event = await device.wait_event("interrupted", within=40)
+    assert event["reason"] == "session_closed" and event["request_id"]
