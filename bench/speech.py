@@ -44,7 +44,7 @@ def silence(seconds: float, rate: int) -> bytes:
     return bytes(2 * round(seconds * rate))
 
 
-def espeak_pcm(text: str) -> tuple[np.ndarray, int]:
+def espeak_pcm(text: str, voice: str = ESPEAK_VOICE) -> tuple[np.ndarray, int]:
     """Speak `text` with espeak-ng; return float32 mono samples and their rate."""
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
@@ -54,7 +54,7 @@ def espeak_pcm(text: str) -> tuple[np.ndarray, int]:
             [
                 "espeak-ng",
                 "-v",
-                ESPEAK_VOICE,
+                voice,
                 "-s",
                 str(ESPEAK_WORDS_PER_MINUTE),
                 "-w",

@@ -132,6 +132,8 @@ class PacedOutputTrack(MediaStreamTrack):
         self._idle = True
         self.last_voiced_at: float | None = None
         """perf_counter() when the last queued (non-silence) frame was handed to aiortc."""
+        self.last_samples: np.ndarray = SILENCE
+        """The samples of the frame that left last (what the device plays: the echo reference)."""
 
     async def recv(self) -> av.Packet:
         if self.readyState != "live":
@@ -164,6 +166,7 @@ class PacedOutputTrack(MediaStreamTrack):
                 None, partial(self._encoder.encode, samples, silence=item is None)
             )
         self.frames_sent += 1
+        self.last_samples = samples
         if item is not None:
             self.voiced_frames_sent += 1
             self.last_voiced_at = time.perf_counter()

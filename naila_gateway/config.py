@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from naila_gateway.echo import EchoSettings
+from naila_gateway.end_of_turn import EndOfTurnMode, EndOfTurnSettings
 from naila_gateway.http.settings import HttpSettings, http_settings_from_env
 from naila_gateway.ice_addresses import IceAddressSelection
 from naila_gateway.listening.settings import ListeningSettings
@@ -74,6 +76,12 @@ class GatewayConfig:
     )
     chunk_frames: int = field(default=2, metadata={"env": "AUDIO_CHUNK_FRAMES"})
     """Frames per CHUNK sent while an utterance is spoken (stream protocol)."""
+    end_of_turn: EndOfTurnSettings = field(
+        default_factory=EndOfTurnSettings, metadata={"env": None}
+    )
+    """Fixed hang-over or semantic end of turn (AUDIO_END_OF_TURN*, naila_gateway/end_of_turn.py)."""
+    echo: EchoSettings = field(default_factory=EchoSettings, metadata={"env": None})
+    """Barge-in that ignores the device's own reply (AUDIO_ECHO*, naila_gateway/echo.py)."""
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
     video: VideoConfig = field(default_factory=VideoConfig, metadata={"env": None})
     """Camera motion gating (VIDEO_* variables, docs/gateway_video.md)."""
@@ -130,6 +138,10 @@ class GatewayConfig:
         self.ice_selection  # noqa: B018 (raises for a bad entry)
         if self.preroll_frames < 0 or self.max_utterance_seconds <= 0:
             raise ValueError("preroll_frames must be >= 0 and max_utterance_seconds > 0")
+        self.end_of_turn.validate()
+        self.echo.validate()
+        if self.end_of_turn.mode is EndOfTurnMode.SEMANTIC and not self.streaming:
+            raise ValueError("AUDIO_END_OF_TURN=semantic needs AI_SERVER_PROTOCOL=stream")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -137,6 +149,8 @@ class GatewayConfig:
         environ = os.environ if environ is None else environ
         config = cls(
             video=VideoConfig.from_env(environ),
+            end_of_turn=EndOfTurnSettings.from_env(environ),
+            echo=EchoSettings.from_env(environ),
             listening=ListeningSettings.from_env(environ),
             http=http_settings_from_env(environ),
         )

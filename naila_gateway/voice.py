@@ -12,6 +12,8 @@ import numpy as np
 
 from naila_gateway.audio_out import OutputQueue, PacedOutputTrack
 from naila_gateway.config import GatewayConfig
+from naila_gateway.echo import EchoGuard
+from naila_gateway.end_of_turn import TurnGate
 from naila_gateway.listening import Listener, ListeningChoice
 from naila_gateway.metrics import GatewayMetrics
 from naila_gateway.pcm import FRAME_SECONDS, WEBRTC_RATE, Resampler
@@ -19,7 +21,7 @@ from naila_gateway.server_client import RequestListener, ServerClient, error_cod
 from naila_gateway.sounds import sound_pcm
 from naila_gateway.utterance import UtteranceDetector, UtteranceEvent
 from naila_gateway.vad import make_vad
-from naila_protocol.framing import Frame, FrameKind, ReplySummary
+from naila_protocol.framing import Frame, FrameKind, ReplySummary, TurnVerdict
 from naila_protocol.payloads import state_event, wake_event
 from naila_protocol.vocab import DeviceState, ListeningMode, Sound
 
@@ -105,6 +107,8 @@ class VoiceSession(RequestListener):
             min_speech_frames=config.min_speech_frames,
             max_frames=int(config.max_utterance_seconds / FRAME_SECONDS),
         )
+        self.turn = TurnGate(config.end_of_turn, config.silence_frames)
+        self.echo = EchoGuard(config.echo)
         max_frames = int(config.output_buffer_seconds / FRAME_SECONDS)
         self.output = OutputQueue(max_frames)
         self.track = PacedOutputTrack(
@@ -134,11 +138,13 @@ class VoiceSession(RequestListener):
     async def feed(self, frame: np.ndarray) -> None:
         """One received 20 ms frame of 48 kHz mono int16."""
         self.metrics.frames_in += 1
-        speech = await self.vad.is_speech(frame)
+        speech = self.echo.filter(frame, await self.vad.is_speech(frame))
         if speech:
             self._last_speech_at = time.perf_counter()
         woke_frames_ago = await self.listener.hear(frame)
+        self.detector.silence_frames = self.turn.required_frames()
         event = self.detector.feed(frame, speech or self.listener.talking)
+        self.turn.observe(speech or self.listener.talking, len(self.detector.frames))
         if self._talk_released:
             self._talk_released = False
             event = self.detector.end() or event
@@ -225,6 +231,7 @@ class VoiceSession(RequestListener):
         self._publish(fields.pop("event"), **fields)
 
     def _begin_utterance(self) -> None:
+        self.turn.reset()
         self._utterance_id = new_request_id()
         self._utterance_streamed = False
         self._stream_broken = False
@@ -251,16 +258,21 @@ class VoiceSession(RequestListener):
         frame = Frame(
             self.device_id, self.config.sample_rate, self._utterance_id, FrameKind.CHUNK, pcm
         )
-        if await self.server.send(frame):
-            self._utterance_streamed = True
-        else:
+        if not await self.server.send(frame):
             self._stream_broken = True
+            return
+        if not self._utterance_streamed and self.turn.semantic:
+            subscribe = Frame(self.device_id, self.config.sample_rate, frame.request_id)
+            subscribe.kind = FrameKind.TURN
+            await self.server.send(subscribe)  # ask for the server's end-of-turn verdicts
+        self._utterance_streamed = True
 
     async def _finish_utterance(self) -> None:
         request_id, self._utterance_id = self._utterance_id, None
         frames = self.detector.take_frames()
         if request_id is None or self._resampler is None:
             return
+        self.turn.ended_without_verdict()
         self.metrics.utterances += 1
         self.listener.consume()  # the window (after a wake word or a reply) is used
         duration_ms = round(len(frames) * FRAME_SECONDS * 1000)
@@ -382,7 +394,21 @@ class VoiceSession(RequestListener):
                 message="AI server is not connected",
             )
 
+    def _on_turn(self, frame: Frame) -> None:
+        if frame.request_id != self._utterance_id:
+            return
+        try:
+            verdict = TurnVerdict.from_frame(frame)
+        except (ValueError, TypeError, UnicodeDecodeError) as err:
+            self.log.warning("malformed TURN body for %s: %s", frame.request_id, err)
+            return
+        self.log.debug("turn verdict for %s: %s", frame.request_id, verdict)
+        self.turn.on_verdict(verdict)
+
     def on_reply_frame(self, frame: Frame) -> None:
+        if frame.kind is FrameKind.TURN:
+            self._on_turn(frame)
+            return
         reply = self._replies.get(frame.request_id)
         if reply is None:
             return
@@ -437,6 +463,7 @@ class VoiceSession(RequestListener):
         )
 
     def _on_frame_sent(self, tag: str | None) -> None:
+        self.echo.played(self.track.last_samples)
         if tag != self._last_tag:
             self._last_tag = tag
             self._check_played(tag)

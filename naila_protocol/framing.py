@@ -61,12 +61,15 @@ class FrameKind(enum.StrEnum):
     """Gateway -> server, first frame when a token is configured; body is the token."""
     AUTH_OK = "auth_ok"
     """Server -> gateway: the token was accepted."""
+    TURN = "turn"
+    """Gateway -> server (empty): send verdicts for this chunked request; server -> gateway,
+    at each pause of it: is the turn over? (TurnVerdict)."""
 
 
 AUDIO_KINDS = frozenset(
     {FrameKind.BASIC, FrameKind.STREAM, FrameKind.CHUNK, FrameKind.FINAL, FrameKind.AUDIO}
 )
-JSON_KINDS = frozenset({FrameKind.END, FrameKind.ERROR})
+JSON_KINDS = frozenset({FrameKind.END, FrameKind.ERROR, FrameKind.TURN})
 
 
 class ErrorCode(enum.StrEnum):
@@ -173,6 +176,61 @@ class ReplySummary:
 
 def _opt_text(value: object) -> str | None:
     return value[:64] if isinstance(value, str) and value else None
+
+
+TURN_DISABLED = "disabled"
+"""TurnVerdict.reason of a server without an end-of-turn model: no verdicts will follow."""
+
+
+@dataclass(slots=True)
+class TurnVerdict:
+    """Body of a TURN frame: the server's view of a pause in a chunked utterance."""
+
+    complete: bool | None
+    """True: the turn is over; False: wait for more; None: no opinion (fixed hang-over)."""
+    audio_ms: int
+    """Milliseconds of the request's audio the verdict covers (it ends at the pause)."""
+    reason: str = ""
+    """Which signal decided: text_incomplete, text_command, text_clause, audio, ..."""
+    probability: float | None = None
+    """The end-of-turn model's probability, when it ran."""
+    transcript: str = ""
+    """The speculative transcript the verdict read."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """model_ms / text_ms: from the pause to the model's probability and to the transcript."""
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "complete": self.complete,
+                "audio_ms": self.audio_ms,
+                "reason": self.reason,
+                "probability": self.probability,
+                "transcript": self.transcript,
+                "timings": self.timings,
+            }
+        ).encode()
+
+    @classmethod
+    def from_frame(cls, frame: Frame) -> TurnVerdict:
+        """Raises ValueError/TypeError for a body that is not a verdict."""
+        data = frame.json()
+        complete, audio_ms = data.get("complete"), data.get("audio_ms")
+        probability = data.get("probability")
+        if complete is not None and not isinstance(complete, bool):
+            raise ValueError("complete must be true, false or null")
+        if not isinstance(audio_ms, int) or isinstance(audio_ms, bool) or audio_ms < 0:
+            raise ValueError("audio_ms must be a non-negative integer")
+        if probability is not None and not isinstance(probability, int | float):
+            raise ValueError("probability must be a number or null")
+        return cls(
+            complete,
+            audio_ms,
+            str(data.get("reason", "")),
+            None if probability is None else float(probability),
+            str(data.get("transcript", "")),
+            {str(k): float(v) for k, v in dict(data.get("timings") or {}).items()},
+        )
 
 
 def is_valid_id(value: str) -> bool:

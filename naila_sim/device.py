@@ -23,6 +23,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
 from naila_protocol.vocab import ListeningMode, WakeWord
+from naila_sim.echo import EchoPath, RoomEcho
 from naila_sim.loopback import loopback_host_addresses
 from naila_sim.mic import MicTrack
 from naila_sim.recorder import Recorder
@@ -45,6 +46,8 @@ class SimDeviceConfig:
     listening_mode: ListeningMode | None = ListeningMode.ALWAYS
     """Named in the status; the simulated device speaks without a wake word unless told to."""
     wake_word: WakeWord | None = None
+    echo: RoomEcho | None = None
+    """No echo cancellation: the microphone hears the device's own speaker (naila_sim/echo.py)."""
 
 
 @dataclass(slots=True)
@@ -72,7 +75,10 @@ class SimDevice:
         self.config = config
         self.topics = Topics(config.prefix)
         self.recorder = Recorder()
-        self.mic = MicTrack()
+        self.echo = EchoPath(config.echo) if config.echo is not None else None
+        if self.echo is not None:
+            self.recorder.on_frame = self.echo.heard
+        self.mic = MicTrack(self.echo)
         self.pc: RTCPeerConnection | None = None
         self.session_id: str | None = None
         self.offers = 0
@@ -229,7 +235,7 @@ class SimDevice:
             session_id = str(offer.get("session_id"))
             pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
             self.pc, self.session_id = pc, session_id
-            self.mic = MicTrack()
+            self.mic = MicTrack(self.echo)
 
             @pc.on("track")
             def on_track(track: Any) -> None:

@@ -12,6 +12,8 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from naila_sim.echo import EchoPath
+
 RATE = 48000
 FRAME = 960
 TIME_BASE = fractions.Fraction(1, RATE)
@@ -24,13 +26,20 @@ class MicTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self) -> None:
+    def __init__(self, echo: EchoPath | None = None) -> None:
         super().__init__()
+        self.echo = echo
+        """When set, the microphone also hears the device's own speaker (and the room)."""
         self._frames: deque[np.ndarray] = deque()
         self._start: float | None = None
         self._index = 0
         self._drained = asyncio.Event()
         self._drained.set()
+        self.first_voiced_sent_at: float | None = None
+        """perf_counter() when the first audible frame of the last queued audio left."""
+        self._onset_pending = False
+        self.onset_sent = asyncio.Event()
+        """Set once the first audible frame of the last queued audio has left."""
         self.last_voiced_sent_at: float | None = None
         """perf_counter() when the last audible queued frame left (the end of what was said)."""
 
@@ -40,6 +49,8 @@ class MicTrack(MediaStreamTrack):
         padded = np.concatenate((samples.astype(np.int16), np.zeros(pad, dtype=np.int16)))
         self._frames.extend(padded.reshape(-1, FRAME))
         self._drained.clear()
+        self._onset_pending = True
+        self.onset_sent.clear()
 
     def clear(self) -> None:
         self._frames.clear()
@@ -65,8 +76,15 @@ class MicTrack(MediaStreamTrack):
         samples = self._frames.popleft() if popped else np.zeros(FRAME, dtype=np.int16)
         if popped and np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > VOICED_RMS:
             self.last_voiced_sent_at = time.perf_counter()
+            if self._onset_pending:
+                self._onset_pending = False
+                self.first_voiced_sent_at = self.last_voiced_sent_at
+                self.onset_sent.set()
         if not self._frames:
             self._drained.set()
+        if self.echo is not None:
+            mixed = samples.astype(np.float64) + self.echo.take(time.perf_counter())
+            samples = np.clip(mixed, -32768, 32767).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = RATE
         frame.pts = self._index * FRAME

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,8 @@ class Recorder:
         self._dropped = 0
         self._task: asyncio.Task[None] | None = None
         self._new_frame = asyncio.Event()
+        self.on_frame: Callable[[np.ndarray, float], None] | None = None
+        """Called with (samples, arrival time) of every frame (a speaker feeding an echo)."""
 
     def attach(self, track: MediaStreamTrack) -> None:
         self.detach()
@@ -54,6 +57,8 @@ class Recorder:
                 )
                 self._frames.append(mono)
                 self._times.append(time.perf_counter())
+                if self.on_frame is not None:
+                    self.on_frame(mono, self._times[-1])
                 self._rms.append(float(np.sqrt(np.mean(mono.astype(np.float64) ** 2))))
                 self._new_frame.set()
 

@@ -24,6 +24,7 @@ from .routing.settings import RoutingSettings
 from .speculative import SpeculationSettings
 from .stt import SttSettings
 from .tts import TtsSettings
+from .turn_detector import TurnDetector, TurnSettings
 from .wyoming_handler import NailaEventHandler
 from .wyoming_info import build_info
 
@@ -42,6 +43,7 @@ class ServerSettings:
     runners: RunnerSettings = field(default_factory=RunnerSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
+    turn: TurnSettings = field(default_factory=TurnSettings)
     audio_socket: AudioSocketSettings = field(default_factory=AudioSocketSettings)
     wyoming_uri: str | None = DEFAULT_WYOMING_URI
     """None = no Wyoming server."""
@@ -107,6 +109,9 @@ class NailaServer:
                 on_message=self.router.handle,
             )
             self.mqtt.start()
+        turn = None
+        if settings.turn.enabled:
+            turn = await asyncio.to_thread(TurnDetector.load, settings.turn)
         self.audio_socket = AudioSocketServer(
             self.pipeline,
             settings.audio_socket,
@@ -114,6 +119,7 @@ class NailaServer:
             observer=self._observe,
             video_handler=self.video_handler,
             router=self.router,
+            turn=turn,
         )
         await self.audio_socket.start()
         if settings.wyoming_uri:

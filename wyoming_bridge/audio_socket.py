@@ -14,6 +14,7 @@ from .gateway_connection import ConnectionLimits, GatewayConnection, RequestObse
 from .pipeline import Pipeline
 from .routing.router import HaRouter
 from .speculative import SpeculationSettings
+from .turn_detector import TurnDetector
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,9 +47,11 @@ class AudioSocketServer:
         video_handler: VideoHandler | None = None,
         *,
         router: HaRouter | None = None,
+        turn: TurnDetector | None = None,
     ) -> None:
         self.router = router
         self.pipeline = pipeline
+        self.turn = turn
         self.settings = settings or AudioSocketSettings()
         self.speculation = speculation or SpeculationSettings()
         self.observer = observer
@@ -125,6 +128,7 @@ class AudioSocketServer:
             observer=self.observer,
             video_handler=self.video_handler,
             router=self.router,
+            turn=self.turn,
         )
         self._connections.add(connection)
         _LOGGER.debug("[%s] connected (%d open)", connection.peer, len(self._connections))

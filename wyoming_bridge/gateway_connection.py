@@ -10,14 +10,17 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from naila_protocol.framing import (
     NO_REQUEST,
+    TURN_DISABLED,
     ErrorCode,
     Frame,
     FrameError,
     FrameKind,
     ReplySummary,
+    TurnVerdict,
     encode_frame,
     error_frame,
     max_audio_bytes,
@@ -28,6 +31,7 @@ from .pipeline import AudioEvent, DoneEvent, Pipeline, PipelineEvent, RequestInf
 from .routing.router import HaRouter
 from .routing.stage import route_reply
 from .speculative import ChunkedUtterance, SpeculationSettings
+from .turn_detector import TurnDetector
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -74,9 +78,12 @@ class GatewayConnection:
         observer: RequestObserver | None = None,
         video_handler: VideoHandler | None = None,
         router: HaRouter | None = None,
+        turn: TurnDetector | None = None,
     ) -> None:
         self.router = router
         self.reader = reader
+        self.turn = turn
+        """End-of-turn verdicts for chunked utterances (TURN frames), when set."""
         self.writer = writer
         self.pipeline = pipeline
         self.limits = limits
@@ -163,6 +170,8 @@ class GatewayConnection:
             await self._cancel(frame)
         elif kind is FrameKind.VIDEO:
             await self._video(frame)
+        elif kind is FrameKind.TURN:
+            await self._subscribe_turn(frame)
         elif kind is FrameKind.AUTH:
             await self._send(Frame(NO_REQUEST, 0, NO_REQUEST, FrameKind.AUTH_OK))
         elif kind is FrameKind.ERROR:
@@ -214,7 +223,12 @@ class GatewayConnection:
             if request is None:
                 return
             request.chunked = ChunkedUtterance(
-                self.pipeline, request.info, frame.sample_rate, request.cancel, self.speculation
+                self.pipeline,
+                request.info,
+                frame.sample_rate,
+                request.cancel,
+                self.speculation,
+                turn=self.turn,
             )
             asyncio.get_running_loop().call_later(
                 self.limits.request_timeout_s, self._expire_chunked, request
@@ -421,6 +435,27 @@ class GatewayConnection:
         await self._send(
             error_frame(code, message, device_id=device_id, request_id=frame.request_id)
         )
+
+    async def _subscribe_turn(self, frame: Frame) -> None:
+        """TURN from the gateway: send end-of-turn verdicts for this chunked request."""
+        request = self._requests.get(frame.request_id)
+        if request is None or request.chunked is None or request.task is not None:
+            await self._reject(frame, ErrorCode.UNKNOWN_REQUEST, "no chunked request in flight")
+            return
+        if self.turn is None:  # no opinion, ever: the gateway keeps its fixed hang-over
+            self._send_turn(request, TurnVerdict(None, 0, TURN_DISABLED))
+            return
+        request.chunked.on_turn = partial(self._send_turn, request)
+
+    def _send_turn(self, request: _Request, verdict: TurnVerdict) -> None:
+        """A TURN frame for a chunked request still being spoken (written by a task)."""
+        if request.task is not None or self._requests.get(request.info.request_id) is not request:
+            return
+        info = request.info
+        frame = Frame(info.device_id, request.rate, info.request_id, FrameKind.TURN)
+        frame.payload = verdict.to_json()
+        task = asyncio.create_task(self._send(frame))
+        task.add_done_callback(_consume_exception)
 
     def _reject_soon(self, frame: Frame, code: ErrorCode, message: str) -> None:
         """Reject from synchronous code: the ERROR frame is written by a task."""

@@ -14,11 +14,14 @@ import contextlib
 import enum
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from .audio import pcm16_to_float, peak_window_dbfs, rms_dbfs
+from naila_protocol.framing import TurnVerdict
+
+from .audio import pcm16_to_float, pcm16_to_stt, peak_window_dbfs, rms_dbfs
 from .pipeline import Pipeline, PipelineEvent, RequestInfo
+from .turn_detector import TurnDetector, judge_pause
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -102,8 +105,14 @@ class ChunkedUtterance:
         rate: int,
         cancel: threading.Event,
         settings: SpeculationSettings,
+        *,
+        turn: TurnDetector | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.turn = turn
+        self.on_turn: Callable[[TurnVerdict], None] | None = None
+        """Set when the gateway asked for TURN frames: called with each pause's verdict."""
+        self._judge: asyncio.Task[None] | None = None
         self.info = info
         self.rate = rate
         self.cancel_event = cancel
@@ -168,14 +177,37 @@ class ChunkedUtterance:
         audio = bytes(self.audio)
         if self.settings.mode is SpeculationMode.FULL:
             cancel = _linked_event(self.cancel_event)
-            events = self.pipeline.run(audio, self.rate, self.info, cancel)
+            text = asyncio.create_task(
+                self.pipeline.transcribe(audio, self.rate, self.info, cancel)
+            )
+            events = self.pipeline.run(audio, self.rate, self.info, cancel, text)
             self._recorder = EventRecorder(events, cancel)
         else:
-            self._transcript = asyncio.create_task(
+            text = self._transcript = asyncio.create_task(
                 self.pipeline.transcribe(audio, self.rate, self.info, self.cancel_event)
             )
+        if self.turn is not None and self.on_turn is not None:
+            self._judge = asyncio.create_task(self._judge_pause(text, audio), name="turn")
+
+    async def _judge_pause(self, transcript: asyncio.Task[str], audio: bytes) -> None:
+        """Send the end-of-turn verdict of this pause (nothing if speech resumed first)."""
+        assert self.turn is not None and self.on_turn is not None
+        audio_ms = len(audio) * 1000 // (2 * self.rate)
+        try:
+            verdict = await judge_pause(
+                self.turn, asyncio.shield(transcript), pcm16_to_stt(audio, self.rate), audio_ms
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # the reply itself reports STT failures
+            _LOGGER.debug("%s: no turn verdict: %s", self.info.request_id, err)
+            return
+        self.on_turn(verdict)
 
     def _drop_speculation(self) -> None:
+        if self._judge is not None:
+            self._judge.cancel()
+            self._judge = None
         if self._recorder is not None:
             self._recorder.cancel()
         if self._transcript is not None:

@@ -19,6 +19,7 @@ from naila_protocol.framing import (
     FrameError,
     FrameKind,
     ReplySummary,
+    TurnVerdict,
     encode_frame,
     error_frame,
     read_frame,
@@ -43,10 +44,16 @@ class ReplyServer:
     port: int = 0
     token: str | None = None
     """When set, the first frame must be AUTH with this token (else ERROR unauthorized)."""
+    turn: bool | bytes | None = None
+    """Answer TURN subscriptions: a verdict `complete` = this at each pause (bytes: that body)."""
+    turn_delay: float = 0.05
+    """Seconds from a pause (150 ms of quiet chunks) to its verdict (stands in for STT)."""
     received: list[Frame] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)
     connections: int = 0
+    _subscribed: dict[str, list[int]] = field(default_factory=dict)
+    """request_id -> [audio ms so far, quiet ms at its end, verdict sent for this pause]."""
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -86,6 +93,10 @@ class ReplyServer:
                 self.received.append(frame)
                 if frame.kind is FrameKind.CANCEL:
                     self.cancelled.append(frame.request_id)
+                elif frame.kind is FrameKind.TURN and self.turn is not None:
+                    self._subscribed[frame.request_id] = [0, 0, True]
+                elif frame.kind is FrameKind.CHUNK and frame.request_id in self._subscribed:
+                    self._judge(frame, writer)
                 elif frame.kind in (
                     FrameKind.FINAL,
                     FrameKind.STREAM,
@@ -100,6 +111,31 @@ class ReplyServer:
         finally:
             self._writers.discard(writer)
             writer.close()
+
+    def _judge(self, chunk: Frame, writer: asyncio.StreamWriter) -> None:
+        state = self._subscribed[chunk.request_id]
+        samples = np.frombuffer(chunk.payload, "<i2").astype(np.float64)
+        ms = len(samples) * 1000 // chunk.sample_rate
+        state[0] += ms
+        quiet = samples.size == 0 or float(np.sqrt(np.mean(samples**2))) < 200
+        state[1] = state[1] + ms if quiet else 0
+        if not quiet:
+            state[2] = False
+        elif state[1] >= 150 and not state[2]:
+            state[2] = True
+            body = self.turn if isinstance(self.turn, bytes) else None
+            verdict = TurnVerdict(bool(self.turn), state[0], "test")
+            reply = Frame(chunk.device_id, chunk.sample_rate, chunk.request_id, FrameKind.TURN)
+            reply.payload = body if body is not None else verdict.to_json()
+            task = asyncio.create_task(self._send_later(writer, reply))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send_later(self, writer: asyncio.StreamWriter, frame: Frame) -> None:
+        await asyncio.sleep(self.turn_delay)
+        with contextlib.suppress(ConnectionError):
+            writer.write(encode_frame(frame))
+            await writer.drain()
 
     async def _reply(self, request: Frame, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(self.first_delay)
