@@ -10,6 +10,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.loader import async_get_integration
 
 from .const import CONF_PREFIX, DOMAIN
 from .hub import NailaConfigEntry, NailaData, NailaHub
@@ -20,6 +21,7 @@ PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.EVENT,
     Platform.IMAGE,
+    Platform.SELECT,
     Platform.SENSOR,
 ]
 
@@ -37,7 +39,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: NailaConfigEntry) -> boo
     if not await mqtt.async_wait_for_mqtt_client(hass):
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_unavailable")
     _async_remove_foreign_prefix(hass, entry)
-    hub = NailaHub(hass, entry)
+    integration = await async_get_integration(hass, DOMAIN)
+    hub = NailaHub(hass, entry, str(integration.version) if integration.version else None)
     entry.runtime_data = NailaData(hub=hub)
     hub.async_setup_registry()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -50,7 +53,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: NailaConfigEntry) -> bo
     """Unload platforms; subscriptions and listeners go through `entry.async_on_unload`."""
     unload_ok = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unload_ok:
-        entry.runtime_data.hub.async_stop()
+        await entry.runtime_data.hub.async_stop()
     return unload_ok
 
 

@@ -44,8 +44,10 @@ from .models import (
     SIGNAL_NEW_ALERT_SENSOR,
     SIGNAL_NEW_CAMERA,
     SIGNAL_NEW_DEVICE,
+    SIGNAL_NEW_VOICE_DEVICE,
     SIGNAL_NEW_ZONE,
     AlertSensorSpec,
+    device_events_key,
     device_key,
     metrics_key,
     snapshot_key,
@@ -69,7 +71,11 @@ from .payloads import (
     parse_snapshot,
     parse_upload_reply,
 )
+from .relay import ConversationRelay
 from .requests import NailaRequests
+from .settings import DeviceSettingsStore
+from .wire import AUDIO_CAPABILITY_ALIASES
+from .wire import PayloadError as WirePayloadError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,7 +93,9 @@ type NailaConfigEntry = ConfigEntry[NailaData]
 class NailaHub:
     """Owns the MQTT subscriptions of one prefix and the state parsed from them."""
 
-    def __init__(self, hass: HomeAssistant, entry: NailaConfigEntry) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: NailaConfigEntry, version: str | None = None
+    ) -> None:
         self.hass = hass
         self.entry = entry
         self.topics = Topics(entry.data[CONF_PREFIX])
@@ -108,6 +116,9 @@ class NailaHub:
         self.last_zone_alert: dict[str, Alert] = {}
         self.rejected: Counter[str] = Counter()
         self.requests = NailaRequests(hass, self.topics)
+        self.voice_devices: set[str] = set()
+        self.settings = DeviceSettingsStore(self)
+        self.relay = ConversationRelay(self, version)
 
     # ---- identifiers -------------------------------------------------------------
 
@@ -166,6 +177,8 @@ class NailaHub:
         match suffix.split("/"):
             case ["devices", device_id, "connectivity"]:
                 self.device_ids.add(device_id)
+            case ["devices", device_id, "conversation"]:
+                self.voice_devices.add(device_id)
             case ["devices", device_id, "snapshot"]:
                 self.cameras.add(device_id)
             case ["zones", zone, "event"]:
@@ -193,30 +206,44 @@ class NailaHub:
                 QOS_RELIABLE,
                 MAX_MEDIA_BYTES,
             ),
+            (
+                t.device_wildcard("settings"),
+                self.settings.on_settings,
+                QOS_RELIABLE,
+                MAX_JSON_BYTES,
+            ),
             (t.alerts_wildcard, self._on_alert, QOS_RELIABLE, MAX_JSON_BYTES),
             (t.upload_reply("+"), self._on_upload_reply, QOS_RELIABLE, MAX_MEDIA_BYTES),
         ]
         for topic_filter, handler, qos, max_bytes in handlers:
             unsubscribe = await mqtt.async_subscribe(
-                self.hass, topic_filter, self._guarded(handler, max_bytes), qos, encoding=None
+                self.hass, topic_filter, self.guarded(handler, max_bytes), qos, encoding=None
             )
             self.entry.async_on_unload(unsubscribe)
+        await self.relay.async_start()
         self.connected = mqtt.is_connected(self.hass)
         self.entry.async_on_unload(
             mqtt.async_subscribe_connection_status(self.hass, self._on_connection)
         )
 
-    @callback
-    def async_stop(self) -> None:
-        """Fail every pending request; called when the entry unloads."""
+    async def async_stop(self) -> None:
+        """Fail every pending request and stop answering conversations (the entry unloads)."""
         self.requests.fail_all()
+        await self.relay.async_stop()
 
     @callback
     def _on_connection(self, connected: bool) -> None:
+        if connected == self.connected:
+            return
         self.connected = connected
+        if connected:
+            _LOGGER.info("MQTT connection is back: NAILA entities are available again")
+            self.relay.async_on_reconnect()
+        else:
+            _LOGGER.info("MQTT connection lost: NAILA entities are unavailable")
         async_dispatcher_send(self.hass, self.signal(SIGNAL_CONNECTION), connected)
 
-    def _guarded(
+    def guarded(
         self, handler: Callable[[ReceiveMessage], None], max_bytes: int
     ) -> Callable[[ReceiveMessage], None]:
         """Wrap a handler so bad input is logged and counted, never raised into MQTT."""
@@ -230,7 +257,7 @@ class NailaHub:
                         f"payload of {len(msg.payload)} bytes exceeds the limit of {max_bytes}"
                     )
                 handler(msg)
-            except PayloadError as err:
+            except (PayloadError, WirePayloadError) as err:
                 self.rejected[handler.__name__.removeprefix("_on_")] += 1
                 _LOGGER.warning("Ignored message on %s: %s", topic, err)
             except Exception:
@@ -310,6 +337,12 @@ class NailaHub:
             async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_DEVICE), device_id)
         if status.has_camera:
             self._ensure_camera(device_id)
+        if (
+            AUDIO_CAPABILITY_ALIASES & set(status.capabilities)
+            and device_id not in self.voice_devices
+        ):
+            self.voice_devices.add(device_id)
+            async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_VOICE_DEVICE), device_id)
         async_dispatcher_send(self.hass, self.signal(device_key(device_id)), status)
 
     def _register_device(self, status: DeviceStatus) -> None:
@@ -348,6 +381,8 @@ class NailaHub:
     def forget_device(self, device_id: str) -> None:
         """Drop everything known about one device (it is being removed from the registry)."""
         self.device_ids.discard(device_id)
+        self.voice_devices.discard(device_id)
+        self.settings.forget(device_id)
         self.devices.pop(device_id, None)
         self.cameras.discard(device_id)
         self.snapshots.pop(device_id, None)
@@ -368,6 +403,7 @@ class NailaHub:
         device_id = self._device_id(msg.topic)
         event = parse_device_event(device_id, decode_json(msg.payload, MAX_JSON_BYTES))
         self.requests.resolve_event(event)
+        async_dispatcher_send(self.hass, self.signal(device_events_key(device_id)), event)
         data = {k: v for k, v in event.data.items() if k not in ("device_id", "event")}
         self.hass.bus.async_fire(
             EVENT_DEVICE_EVENT,

@@ -32,6 +32,7 @@ SIGNAL_NEW_DEVICE = "new_device"
 SIGNAL_NEW_CAMERA = "new_camera"
 SIGNAL_NEW_ZONE = "new_zone"
 SIGNAL_NEW_ALERT_SENSOR = "new_alert_sensor"
+SIGNAL_NEW_VOICE_DEVICE = "new_voice_device"
 
 
 def status_key(source: str) -> str:
@@ -47,6 +48,16 @@ def metrics_key(source: str) -> str:
 def device_key(device_id: str) -> str:
     """Key of one device's status updates."""
     return f"devices/{device_id}/status"
+
+
+def settings_key(device_id: str) -> str:
+    """Key of one device's settings (conversation route, agent, listening mode, wake word)."""
+    return f"devices/{device_id}/settings"
+
+
+def device_events_key(device_id: str) -> str:
+    """Key of one device's events (state, announced, error ...)."""
+    return f"devices/{device_id}/events"
 
 
 def snapshot_key(device_id: str) -> str:

@@ -34,6 +34,12 @@ def match_filter(topic_filter: str, topic: str) -> list[str] | None:
     return captured
 
 
+def raw_payload(msg: Any) -> bytes | str:
+    """The payload of an MQTT message subscribed with `encoding=None` (bytes)."""
+    payload = msg.payload
+    return payload if isinstance(payload, str) else bytes(payload)
+
+
 def decode_json(payload: bytes | bytearray | str, max_bytes: int) -> dict[str, Any]:
     """Decode a UTF-8 JSON object no larger than `max_bytes`."""
     raw = payload.encode() if isinstance(payload, str) else bytes(payload)

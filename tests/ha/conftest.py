@@ -9,6 +9,7 @@ from unittest.mock import Mock
 
 import pytest
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient, MqttMockPahoClient
 
@@ -18,6 +19,14 @@ from custom_components.naila.const import CONF_PREFIX, DOMAIN, Topics
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/naila in every test."""
+
+
+@pytest.fixture(autouse=True)
+async def core_integration(request: pytest.FixtureRequest) -> None:
+    """HA's core integration, set up in every real instance (conversation needs it)."""
+    if "hass" in request.fixturenames:
+        hass: HomeAssistant = request.getfixturevalue("hass")
+        assert await async_setup_component(hass, "homeassistant", {})
 
 
 @pytest.fixture

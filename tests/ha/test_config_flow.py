@@ -189,6 +189,6 @@ async def test_gateway_status_on_broker_starts_discovery(
 ) -> None:
     """The manifest's `mqtt` key makes HA's MQTT integration offer NAILA when a gateway appears."""
     publish("naila/gateway/status", {"online": True, "gateway_id": "pi-gw"}, retain=True)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)  # NAILA's dependencies load
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["mqtt"]

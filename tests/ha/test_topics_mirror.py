@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from custom_components.naila import const
 from naila_protocol import topics as protocol
+from scripts import mirror_protocol
 
 PREFIXES = ["naila", "home/naila", "x"]
 DEVICE_IDS = ["living_room", "cam-1.front:2"]
@@ -56,3 +57,12 @@ def test_every_topic_is_identical(prefix: str) -> None:
 @pytest.mark.parametrize("value", ["ok_id", "a" * 64, "a" * 65, "bad id", "a/b", "+", "#", "", "é"])
 def test_device_id_validation_is_identical(value: str) -> None:
     assert const.is_valid_device_id(value) == protocol.is_valid_device_id(value)
+
+
+@pytest.mark.parametrize("name", sorted(mirror_protocol.MIRRORS))
+def test_vocab_and_payloads_are_verbatim_copies(name: str) -> None:
+    """`vocab.py` and `wire.py` are naila_protocol's files: run scripts/mirror_protocol.py."""
+    target = Path(const.__file__).with_name(mirror_protocol.MIRRORS[name])
+    assert target.read_text() == mirror_protocol.mirrored(name), (
+        f"{target.name} differs from naila_protocol/{name}: run scripts/mirror_protocol.py"
+    )
