@@ -78,15 +78,6 @@ class DeviceState(StrEnum):
     RESPONDING = "responding"
 
 
-class CommandName(StrEnum):
-    """Commands a device accepts on `naila/devices/{id}/command`."""
-
-    ANNOUNCE = "announce"
-    """Speak `message` (or play `media_url`); with `listen`, then take the answer."""
-    STOP = "stop"
-    """Stop what the device is saying."""
-
-
 class ReplyRoute(StrEnum):
     """Who produced a reply (reply events and server metrics)."""
 

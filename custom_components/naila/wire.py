@@ -16,13 +16,7 @@ from enum import StrEnum
 from typing import Any, Self, TypeVar
 
 from .const import MAX_DEVICE_ID_LENGTH, is_valid_device_id
-from .vocab import (
-    CommandName,
-    ConversationMode,
-    DeviceState,
-    ListeningMode,
-    WakeWord,
-)
+from .vocab import ConversationMode, DeviceState, ListeningMode, WakeWord
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 """Largest JSON payload any NAILA component parses (uploads travel as their own topics)."""
@@ -254,65 +248,6 @@ class DeviceSettings:
                 "listening_mode": self.listening_mode,
                 "wake_word": self.wake_word,
                 "timestamp": self.timestamp or utc_timestamp(),
-            }
-        )
-
-
-MAX_URL_CHARS = 2048
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceCommand:
-    """`naila/devices/{id}/command`: announce (optionally then listen) or stop.
-
-    `announce` carries `message` (spoken by NAILA's TTS) and/or `media_url` (audio played
-    as is); `preannounce` plays the chime first; `listen` opens the microphone for an answer
-    right after, without a wake word (Home Assistant's `start_conversation`). The gateway
-    answers `announced` (after the last sample played) or `error`, with the `request_id`.
-    """
-
-    command: CommandName
-    request_id: str | None = None
-    message: str = ""
-    media_url: str | None = None
-    preannounce: bool = False
-    listen: bool = False
-    device_id: str | None = None
-
-    @classmethod
-    def from_json(cls, raw: bytes | str, topic_device_id: str | None = None) -> Self:
-        data = decode_object(raw)
-        command = opt_enum(data, "command", CommandName)
-        if command is None:
-            raise PayloadError("'command' is required")
-        request_id = opt_str(data, "request_id", 64)
-        if request_id is not None and not is_valid_device_id(request_id):
-            raise PayloadError("'request_id' must be 1-64 of [A-Za-z0-9_.:-]")
-        message = (opt_str(data, "message", MAX_TEXT_CHARS) or "").strip()
-        media_url = opt_str(data, "media_url", MAX_URL_CHARS)
-        if command is CommandName.ANNOUNCE and not message and not media_url:
-            raise PayloadError("announce needs a non-empty 'message' or a 'media_url'")
-        return cls(
-            command=command,
-            request_id=request_id,
-            message=message,
-            media_url=media_url,
-            preannounce=bool(opt_bool(data, "preannounce", False)),
-            listen=bool(opt_bool(data, "listen", False)),
-            device_id=device_id_of(data, topic_device_id) if "device_id" in data else None,
-        )
-
-    def to_json(self) -> bytes:
-        """Flags are written only when set, so a plain announce stays as it always was."""
-        return encode_object(
-            {
-                "command": self.command,
-                "request_id": self.request_id,
-                "message": self.message or None,
-                "media_url": self.media_url,
-                "preannounce": self.preannounce or None,
-                "listen": self.listen or None,
-                "device_id": self.device_id,
             }
         )
 

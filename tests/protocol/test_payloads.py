@@ -8,14 +8,13 @@ from naila_protocol.payloads import (
     ConversationRequest,
     ConversationResponse,
     ConversationResponseType,
-    DeviceCommand,
     DeviceSettings,
     DeviceStatus,
     IntegrationStatus,
     PayloadError,
     utc_timestamp,
 )
-from naila_protocol.vocab import CommandName, ConversationMode, ListeningMode, WakeWord
+from naila_protocol.vocab import ConversationMode, ListeningMode, WakeWord
 
 TS = "2026-12-03T08:00:00Z"
 
@@ -100,38 +99,3 @@ def test_bad_conversation_response_is_refused(raw: bytes) -> None:
 def test_timestamp_format() -> None:
     stamp = utc_timestamp()
     assert len(stamp) == 20 and stamp.endswith("Z") and stamp[10] == "T"
-
-
-def test_device_command_bytes() -> None:
-    plain = DeviceCommand(CommandName.ANNOUNCE, "ann_1", "Dinner is ready")
-    assert (
-        plain.to_json()
-        == b'{"command":"announce","request_id":"ann_1","message":"Dinner is ready"}'
-    )
-    follow_up = DeviceCommand(
-        CommandName.ANNOUNCE, "ann_2", "Which room?", preannounce=True, listen=True
-    )
-    assert follow_up.to_json() == (
-        b'{"command":"announce","request_id":"ann_2","message":"Which room?",'
-        b'"preannounce":true,"listen":true}'
-    )
-    for command in (plain, follow_up, DeviceCommand(CommandName.STOP)):
-        assert DeviceCommand.from_json(command.to_json()) == command
-    media = DeviceCommand.from_json(b'{"command":"announce","media_url":"http://h/a.mp3"}', "d1")
-    assert media.media_url == "http://h/a.mp3" and media.message == ""
-
-
-@pytest.mark.parametrize(
-    ("raw", "reason"),
-    [
-        (b'{"command":"dance"}', "'command' must be one of"),
-        (b'{"message":"hi"}', "'command' is required"),
-        (b'{"command":"announce","message":"  "}', "non-empty 'message' or a 'media_url'"),
-        (b'{"command":"announce","message":"hi","listen":"yes"}', "'listen' must be"),
-        (b'{"command":"stop","request_id":"a b"}', "'request_id' must be"),
-        (b'{"command":"stop","device_id":"other"}', "payload names device"),
-    ],
-)
-def test_bad_device_command_is_refused(raw: bytes, reason: str) -> None:
-    with pytest.raises(PayloadError, match=reason):
-        DeviceCommand.from_json(raw, "d1")
