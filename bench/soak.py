@@ -148,12 +148,16 @@ async def device_loop(
         first, second = rng.sample(utterances, 2)
         barge = rng.random() < args.barge_in_share
         at_s = time.monotonic() - started
-        outcomes = await speak_and_wait(
-            device,
-            np.frombuffer(first.pcm48k, dtype="<i2"),
-            within_s=within_s,
-            barge_in=np.frombuffer(second.pcm48k, dtype="<i2") if barge else None,
-        )
+        try:
+            async with asyncio.timeout(4 * within_s):  # a stuck turn is reported, not waited for
+                outcomes = await speak_and_wait(
+                    device,
+                    np.frombuffer(first.pcm48k, dtype="<i2"),
+                    within_s=within_s,
+                    barge_in=np.frombuffer(second.pcm48k, dtype="<i2") if barge else None,
+                )
+        except TimeoutError:
+            outcomes = [TurnOutcome("lost", notes=["the bench's turn got stuck"])]
         for i, (utterance, outcome) in enumerate(zip((first, second), outcomes, strict=False)):
             record = TurnRecord(device.config.device_id, at_s, utterance.text, i == 1, outcome)
             results.turns.append(record)

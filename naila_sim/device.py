@@ -235,7 +235,8 @@ class SimDevice:
             session_id = str(offer.get("session_id"))
             pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
             self.pc, self.session_id = pc, session_id
-            self.mic = MicTrack(self.echo)
+            old_mic, self.mic = self.mic, MicTrack(self.echo)
+            old_mic.clear()  # speech cut by the new session: a waiting say() returns
 
             @pc.on("track")
             def on_track(track: Any) -> None:
