@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ from naila_gateway.end_of_turn import TurnGate
 from naila_gateway.listening import Listener, ListeningChoice
 from naila_gateway.metrics import GatewayMetrics
 from naila_gateway.pcm import FRAME_SECONDS, WEBRTC_RATE, Resampler
+from naila_gateway.replies import PendingReply, Playout, gateway_timings, new_request_id
 from naila_gateway.server_client import RequestListener, ServerClient, error_code_of
 from naila_gateway.sounds import sound_pcm
 from naila_gateway.utterance import UtteranceDetector, UtteranceEvent
@@ -27,56 +27,6 @@ from naila_protocol.vocab import DeviceState, ListeningMode, Sound
 
 EventPublisher = Callable[..., None]
 """publish(event_type, **fields) -> None: a `devices/{id}/events` message."""
-
-
-def new_request_id() -> str:
-    return f"req_{uuid.uuid4().hex[:16]}"
-
-
-class _Reply:
-    """Book-keeping for one request whose reply may play on this device."""
-
-    __slots__ = (
-        "announce",
-        "converse",
-        "first_audio_ms",
-        "first_frame_at",
-        "played_at",
-        "request_id",
-        "sent_at",
-        "speech_end",
-        "summary",
-    )
-
-    def __init__(
-        self, request_id: str, speech_end: float | None, *, announce: bool, converse: bool = False
-    ) -> None:
-        self.request_id = request_id
-        self.speech_end = speech_end
-        self.sent_at: float | None = None
-        """When the request was complete (FINAL/basic/SPEAK written)."""
-        self.first_frame_at: float | None = None
-        """When the first reply audio arrived from the server."""
-        self.played_at: float | None = None
-        """When the first reply frame was handed to WebRTC."""
-        self.announce = announce
-        self.converse = converse
-        """start_conversation: the device listens for the answer once the prompt played."""
-        self.first_audio_ms: float | None = None
-        self.summary: ReplySummary | None = None
-
-
-def _ms(start: float | None, end: float | None) -> float | None:
-    return round((end - start) * 1000, 1) if start is not None and end is not None else None
-
-
-def _gateway_timings(reply: _Reply) -> dict[str, float | None]:
-    """Where first_audio_ms went: hang-over, server (incl. transport), queue to the track."""
-    return {
-        "end_of_speech_ms": _ms(reply.speech_end, reply.sent_at),
-        "server_ms": _ms(reply.sent_at, reply.first_frame_at),
-        "playout_ms": _ms(reply.first_frame_at, reply.played_at),
-    }
 
 
 class VoiceSession(RequestListener):
@@ -120,10 +70,8 @@ class VoiceSession(RequestListener):
         self._sent_frames = 0
         self._resampler: Resampler | None = None
         self._last_speech_at: float | None = None
-        self._replies: dict[str, _Reply] = {}
-        self._playing: dict[str, _Reply] = {}
-        """Replies whose audio started playing and has not finished."""
-        self._last_tag: str | None = None
+        self._replies: dict[str, PendingReply] = {}
+        self._playing = Playout()
         self.speaker = speaker
         """The device plays audio (its status lists the speaker capability)."""
         defaults = config.listening
@@ -300,7 +248,7 @@ class VoiceSession(RequestListener):
             self._publish("server_unavailable", request_id=request_id)
             return
         self.server.register(request_id, self)
-        self._replies[request_id] = _Reply(request_id, speech_end, announce=False)
+        self._replies[request_id] = PendingReply(request_id, speech_end, announce=False)
         frame = Frame(self.device_id, self.config.sample_rate, request_id, kind, tail)
         self._publish("utterance", request_id=request_id, duration_ms=duration_ms)
         self._replies[request_id].sent_at = time.perf_counter()
@@ -360,7 +308,7 @@ class VoiceSession(RequestListener):
             )
             return
         if not text:
-            reply = self._replies[request_id] = _Reply(
+            reply = self._replies[request_id] = PendingReply(
                 request_id, None, announce=True, converse=converse
             )
             if sound is not None:
@@ -377,7 +325,7 @@ class VoiceSession(RequestListener):
             )
             return
         self.server.register(request_id, self)
-        self._replies[request_id] = _Reply(request_id, None, announce=True, converse=converse)
+        self._replies[request_id] = PendingReply(request_id, None, announce=True, converse=converse)
         if sound is not None:
             self.output.push_pcm(sound_pcm(sound), WEBRTC_RATE, tag=request_id)
         self._update_state()
@@ -437,12 +385,12 @@ class VoiceSession(RequestListener):
             self.log.warning("AI server error for %s: %s %s", frame.request_id, code, message)
             self._publish("error", request_id=frame.request_id, code=code, message=message)
 
-    def _finish_reply(self, reply: _Reply, summary: ReplySummary, *, had_audio: bool) -> None:
+    def _finish_reply(self, reply: PendingReply, summary: ReplySummary, *, had_audio: bool) -> None:
         reply.summary = summary
         if reply.first_audio_ms is not None or not had_audio:
             self._publish_reply(reply)
 
-    def _publish_reply(self, reply: _Reply) -> None:
+    def _publish_reply(self, reply: PendingReply) -> None:
         self._replies.pop(reply.request_id, None)
         summary = reply.summary or ReplySummary()
         self.metrics.replies += 1
@@ -458,20 +406,19 @@ class VoiceSession(RequestListener):
             status=summary.status,
             first_audio_ms=reply.first_audio_ms,
             timings=summary.timings,
-            gateway_timings=_gateway_timings(reply),
+            gateway_timings=gateway_timings(reply),
             **_route_fields(summary),
         )
 
     def _on_frame_sent(self, tag: str | None) -> None:
         self.echo.played(self.track.last_samples)
-        if tag != self._last_tag:
-            self._last_tag = tag
-            self._check_played(tag)
+        for played in self._playing.frame_sent(tag, self.output.playing_tags):
+            self._played(played)
         reply = self._replies.get(tag) if tag else None
         self.metrics.frames_out += 1
         if reply is None or reply.first_audio_ms is not None:
             return
-        self._playing[reply.request_id] = reply
+        self._playing.started(reply)
         self._update_state()
         now = reply.played_at = time.perf_counter()
         reply.first_audio_ms = (
@@ -483,19 +430,8 @@ class VoiceSession(RequestListener):
         if reply.summary is not None:
             self._publish_reply(reply)
 
-    def _check_played(self, tag: str | None) -> None:
-        """The track moved on to another request or to silence: which replies finished playing."""
-        if not self._playing:
-            return
-        queued = set(self.output.playing_tags()) if tag is not None else set()
-        for request_id, reply in list(self._playing.items()):
-            # once END came all of a reply's audio is queued: none left means it all played
-            if request_id != tag and reply.summary is not None and request_id not in queued:
-                self._played(reply)
-
-    def _played(self, reply: _Reply) -> None:
+    def _played(self, reply: PendingReply) -> None:
         """A reply or announcement finished playing."""
-        self._playing.pop(reply.request_id, None)
         if not reply.announce or reply.converse:
             self.listener.open_follow_up()
         self._update_state()
