@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     stt.add_argument(
         "--stt-model",
         default=_env("STT_MODEL"),
-        help="CTranslate2 model dir; default packaged tiny.en [STT_MODEL]",
+        help="tiny.en (packaged, default), base (packaged Whisper base) or a CTranslate2 "
+        "model dir [STT_MODEL]",
     )
     stt.add_argument("--stt-device", default=_env("STT_DEVICE", "cpu"), help="[STT_DEVICE]")
     stt.add_argument(
@@ -186,6 +187,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=llm_defaults.history_ttl_s,
         help="seconds a conversation is remembered",
+    )
+    llm.add_argument(
+        "--history-tokens",
+        type=int,
+        default=llm_defaults.history_tokens,
+        help="most tokens of remembered exchanges in a prompt",
+    )
+    llm.add_argument(
+        "--llm-kv-cache",
+        action=argparse.BooleanOptionalAction,
+        default=llm_defaults.kv_cache,
+        help="keep each conversation's evaluated prompt between turns",
     )
 
     tts = parser.add_argument_group("text to speech (Piper)")
@@ -255,6 +268,8 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
             threads=args.llm_threads,
             history_turns=args.history_turns,
             history_ttl_s=args.history_ttl,
+            history_tokens=args.history_tokens,
+            kv_cache=args.llm_kv_cache,
         ),
         tts=TtsSettings(
             voice=args.tts_voice,

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from .llm import LlmEngine, LlmSettings
-from .models import resolve_models
+from .models import LLM_PACKAGE, PIPER_PACKAGE, load_model, resolve_models, whisper_remedy
 from .runner import EngineRunner
 from .stt import SttEngine, SttSettings
 from .tts import TtsEngine, TtsSettings
@@ -50,10 +50,26 @@ def load_engines(
     runners = runners or RunnerSettings()
     paths = resolve_models(stt.model, llm.model, tts.voice, tts.voice_config)
     started = time.perf_counter()
+    packaged = "pip install --force-reinstall --no-deps {}"
     engines = Engines(
-        stt=SttEngine(paths.whisper_dir, stt),
-        llm=LlmEngine(paths.llm_file, llm),
-        tts=TtsEngine(paths.piper_model, paths.piper_config, tts),
+        stt=load_model(
+            "Whisper model",
+            paths.whisper_dir,
+            whisper_remedy(stt.model),
+            lambda: SttEngine(paths.whisper_dir, stt),
+        ),
+        llm=load_model(
+            "LLM",
+            paths.llm_file,
+            packaged.format(LLM_PACKAGE) if not llm.model else "pass a GGUF file",
+            lambda: LlmEngine(paths.llm_file, llm),
+        ),
+        tts=load_model(
+            "Piper voice",
+            paths.piper_model,
+            packaged.format(PIPER_PACKAGE) if not tts.voice else "pass a Piper .onnx voice",
+            lambda: TtsEngine(paths.piper_model, paths.piper_config, tts),
+        ),
         stt_runner=EngineRunner("stt", runners.queue_limit, runners.timeout_s),
         llm_runner=EngineRunner("llm", runners.queue_limit, runners.timeout_s),
         tts_runner=EngineRunner("tts", runners.queue_limit, runners.timeout_s),

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .chat_prompt import ChatPrompt, ChatTemplate, Message, copy_guard
+from .kv_state import ConversationKv, KvStateStore, common_prefix
+
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -34,9 +37,18 @@ class LlmSettings:
     history_turns: int = 3
     history_ttl_s: float = 300.0
     max_conversations: int = 256
+    history_tokens: int = 1024
+    """Most tokens of remembered exchanges in one prompt (oldest dropped first)."""
+    kv_cache: bool = True
+    """Keep each conversation's evaluated prompt (KV state) between turns (kv_state.py)."""
+    kv_states: int = 8
+    """Conversations whose KV state is kept while another one uses the model."""
+    kv_state_mb: float = 256.0
+    """Byte cap of all kept KV states together, in MiB."""
+    copy_guard_tokens: int = 4
+    """A reply may not repeat a run of this many tokens of the previous reply (0 = off)."""
 
 
-Message = dict[str, str]
 GATE_MAX_WAIT_S = 2.0
 
 
@@ -75,6 +87,18 @@ class LlmEngine:
             verbose=False,
         )
         self.name = model_file.stem
+        self._template: ChatTemplate | None = None
+        self.last_prompt: ChatPrompt | None = None
+        self.evaluated_before_last = 0
+        """Tokens of the last prompt that were already evaluated (for logs and tests)."""
+        self.kv: ConversationKv | None = None
+        try:
+            self._template = ChatTemplate(self._llama)
+        except ValueError as err:
+            _LOGGER.warning("%s: %s; conversation KV states are off", model_file.name, err)
+        if settings.kv_cache and self._template is not None:
+            store = KvStateStore(settings.kv_states, int(settings.kv_state_mb * 2**20))
+            self.kv = ConversationKv(self._llama, store)
         _LOGGER.info(
             "LLM loaded %s (ctx %d) in %.0f ms",
             model_file,
@@ -93,32 +117,84 @@ class LlmEngine:
         cancel: threading.Event | None = None,
         max_tokens: int | None = None,
         gate: threading.Event | None = None,
+        conversation: str | None = None,
     ) -> Iterator[str]:
         """Yield reply text pieces as the model produces them; stops early on cancel.
 
         While `gate` is cleared generation pauses between tokens (the pipeline clears it
         so the first sentence's TTS gets the CPU); it resumes after GATE_MAX_WAIT_S anyway.
+        `conversation` names whose KV state to continue (see kv_state.py).
         """
-        chunks: Any = self._llama.create_chat_completion(
-            messages=messages,  # type: ignore[arg-type]
-            stream=True,
-            max_tokens=max_tokens or self.settings.max_tokens,
-            temperature=self.settings.temperature,
-            top_p=self.settings.top_p,
-            repeat_penalty=self.settings.repeat_penalty,
-        )
+        max_tokens = max_tokens or self.settings.max_tokens
+        chunks: Any
+        if self._template is None:
+            chunks = self._llama.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                stream=True,
+                max_tokens=max_tokens,
+                temperature=self.settings.temperature,
+                top_p=self.settings.top_p,
+                repeat_penalty=self.settings.repeat_penalty,
+            )
+        else:
+            chunks = self._completion(messages, max_tokens, conversation)
         try:
             for chunk in chunks:
                 if gate is not None:
                     gate.wait(GATE_MAX_WAIT_S)
                 if cancel is not None and cancel.is_set():
                     return
-                text = chunk["choices"][0]["delta"].get("content")
+                choice = chunk["choices"][0]
+                text = choice["delta"].get("content") if "delta" in choice else choice["text"]
                 if text:
                     yield text
         finally:
             chunks.close()
 
-    def complete(self, messages: list[Message], cancel: threading.Event | None = None) -> str:
+    def _completion(
+        self, messages: list[Message], max_tokens: int, conversation: str | None
+    ) -> Any:
+        """Token prompt fitted to the context, the conversation's KV state lined up, streaming."""
+        from llama_cpp import LogitsProcessorList, StoppingCriteriaList  # noqa: PLC0415
+
+        assert self._template is not None
+        settings = self.settings
+        n_ctx = self._llama.n_ctx()
+        prompt = self._template.fit(messages, n_ctx - max_tokens, settings.history_tokens)
+        if self.kv is not None:
+            self.kv.prepare(conversation, prompt.tokens)
+        llama = self._llama
+        self.last_prompt = prompt
+        self.evaluated_before_last = common_prefix(llama.input_ids[: llama.n_tokens], prompt.tokens)
+        _LOGGER.debug(
+            "prompt %d tokens (%d already evaluated) for %s",
+            len(prompt.tokens),
+            self.evaluated_before_last,
+            conversation,
+        )
+        guard = copy_guard(self._llama, prompt, settings.copy_guard_tokens, len(prompt.tokens))
+        stop_ids = prompt.stop_token_ids
+
+        def stop_on_token(tokens: Any, _logits: Any) -> bool:
+            return int(tokens[-1]) in stop_ids
+
+        return self._llama.create_completion(
+            prompt=prompt.tokens,
+            stream=True,
+            max_tokens=max_tokens,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            repeat_penalty=settings.repeat_penalty,
+            stop=prompt.stop,
+            stopping_criteria=StoppingCriteriaList([stop_on_token]),
+            logits_processor=LogitsProcessorList([guard]) if guard else None,
+        )
+
+    def complete(
+        self,
+        messages: list[Message],
+        cancel: threading.Event | None = None,
+        conversation: str | None = None,
+    ) -> str:
         """Whole reply at once."""
-        return "".join(self.stream(messages, cancel)).strip()
+        return "".join(self.stream(messages, cancel, conversation=conversation)).strip()

