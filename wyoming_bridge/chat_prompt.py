@@ -61,9 +61,10 @@ class ChatTemplate:
         """Drop the oldest (user, assistant) pairs until the prompt has at most `max_prompt`
         tokens and the history at most `max_history`.
 
-        `messages` = system, then history pairs, then the new user turn.
+        `messages` = system, history pairs, optionally a system message of facts, the user turn.
         """
-        system, history, last = messages[:1], messages[1:-1], messages[-1:]
+        tail = 2 if len(messages) > 2 and messages[-2]["role"] == "system" else 1
+        system, history, last = messages[:1], messages[1:-tail], messages[-tail:]
         bare, stop = self.tokenize([*system, *last])
         if len(bare) > max_prompt:
             raise PromptTooLongError(
@@ -72,7 +73,7 @@ class ChatTemplate:
         dropped = 0
         while True:
             kept = [*system, *history[2 * dropped :], *last]
-            tokens, stop = self.tokenize(kept) if len(kept) > len(system) + 1 else (bare, stop)
+            tokens, stop = self.tokenize(kept) if len(kept) > len(system) + tail else (bare, stop)
             fits = len(tokens) <= max_prompt and len(tokens) - len(bare) <= max_history
             if fits or 2 * dropped >= len(history):
                 break

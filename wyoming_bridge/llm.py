@@ -57,16 +57,21 @@ def build_messages(
     history: list[tuple[str, str]],
     user_text: str,
     context: str | None = None,
+    facts: str | None = None,
 ) -> list[Message]:
     """Chat messages with a fixed prefix (system prompt, then history) for KV-cache reuse.
 
-    Extra context (e.g. what the camera sees) goes into the user turn so the prefix
-    before it stays identical between requests.
+    What changes between requests comes after that prefix: `facts` (local date and time,
+    the device) as a system message just before the user turn, so the model treats them as
+    instructions while the system prompt and history stay byte-identical turn after turn;
+    extra context (e.g. what the camera sees) in the user turn.
     """
     messages: list[Message] = [{"role": "system", "content": system_prompt}]
     for user, assistant in history:
         messages.append({"role": "user", "content": user})
         messages.append({"role": "assistant", "content": assistant})
+    if facts:
+        messages.append({"role": "system", "content": facts})
     content = f"{user_text}\n\n(Context: {context})" if context else user_text
     messages.append({"role": "user", "content": content})
     return messages

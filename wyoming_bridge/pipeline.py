@@ -146,10 +146,16 @@ class Pipeline:
         """The LLM's reply to `text` as streamed pieces (history + optional context)."""
         context = await self._context(info.device_id, text)
         llm = self.engines.llm
-        # Facts end the system prompt: a small model follows them there, while in the user turn
-        # they derail it. Minute resolution keeps the prompt prefix cached within a minute.
-        system = f"{llm.settings.system_prompt} {self.facts(info.device_id)}"
-        messages = build_messages(system, self.memory.history(info.conversation), text, context)
+        # Facts are a system message (a small model follows them there, in the user turn they
+        # derail it) placed after the history: the minute changing does not break the cached
+        # prefix of system prompt and past turns (kv_state.py).
+        messages = build_messages(
+            llm.settings.system_prompt,
+            self.memory.history(info.conversation),
+            text,
+            context,
+            facts=self.facts(info.device_id),
+        )
         stream = self.engines.llm_runner.stream(
             info.device_id,
             lambda: llm.stream(messages, cancel, gate=gate, conversation=info.conversation),

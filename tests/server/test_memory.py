@@ -157,3 +157,16 @@ def test_reply_does_not_copy_the_previous_reply(engine: LlmEngine) -> None:
     first = say(engine, history, "tell me a joke about cats", "den", keep=3)
     second = say(engine, history, "tell me a joke about cats", "den", keep=3)
     assert first and second and second != first
+
+
+def test_changing_facts_do_not_break_the_cached_prefix(engine: LlmEngine) -> None:
+    assert engine.kv is not None
+    history: list[tuple[str, str]] = []
+    shifts = engine.kv.shifts
+    for minute, text in zip(("2:07", "2:08", "2:09"), QUESTIONS, strict=False):
+        facts = f"It is Thursday, December 3, 2026, {minute} PM local time."
+        messages = build_messages(engine.settings.system_prompt, history, text, facts=facts)
+        history.append((text, engine.complete(messages, conversation="clock")))
+    assert engine.last_prompt is not None
+    assert engine.kv.shifts - shifts == 2  # the last turn's facts were cut out of the cache
+    assert engine.evaluated_before_last >= 0.6 * len(engine.last_prompt.tokens)
