@@ -141,7 +141,7 @@ async def run_mode(
 ) -> ModeResult:
     rng = random.Random(args.seed)
     config = GatewayConfig(
-        mqtt_port=broker, ai_server_port=speaker.port, echo=EchoSettings(mode=mode)
+        mqtt=MqttSettings(port=broker), ai_server_port=speaker.port, echo=EchoSettings(mode=mode)
     )
     gateway = Gateway(config)
     await gateway.start()

@@ -34,7 +34,6 @@ from naila_gateway.video import (
     StreamFrameSink,
     VideoConfig,
     VideoStats,
-    add_video_arguments,
     to_analysis_grey,
 )
 from naila_gateway.video.jpeg import JpegEncoder
@@ -46,6 +45,7 @@ from naila_gateway.video.synthetic import (
     SyntheticScene,
 )
 from naila_protocol.framing import read_frame
+from naila_protocol.settings import SettingsParser
 
 
 @dataclass
@@ -261,8 +261,8 @@ async def print_webrtc(seconds: float, fps: float, config: VideoConfig) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = SettingsParser(
+        VideoConfig, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     run = parser.add_argument_group("run")
     run.add_argument("--seconds", type=float, default=30.0, help="camera time per scene (part 1)")
@@ -272,9 +272,8 @@ def main() -> None:
     run.add_argument("--noise", type=float, default=10.0, help="sensor noise sigma (grey levels)")
     run.add_argument("--cpu-repeats", type=int, default=200)
     run.add_argument("--webrtc-seconds", type=float, default=8.0, help="0 skips part 3")
-    add_video_arguments(parser)
     args = parser.parse_args()
-    config = VideoConfig.from_namespace(args)
+    config = parser.settings_from(args)
     logging.basicConfig(level=logging.WARNING)
 
     frames = round(args.seconds * args.fps)

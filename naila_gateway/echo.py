@@ -13,15 +13,14 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
-import os
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from naila_gateway.pcm import FRAME_SAMPLES, FRAME_SECONDS, WEBRTC_RATE
+from naila_protocol.settings import load_settings, setting
 
 BAND_EDGES_HZ = (
     100, 200, 300, 400, 510, 630, 770, 920, 1080, 1270, 1480, 1720, 2000, 2320, 2700, 3150,
@@ -39,6 +38,9 @@ SILENT_ENERGY = 1e4
 """Band-summed energy below which a reference frame counts as silence (int16 units)."""
 
 
+_GROUP = "Echo (barge-in during replies)"
+
+
 class EchoMode(enum.StrEnum):
     OFF = "off"
     """No protection: any speech while a reply plays is a barge-in."""
@@ -50,13 +52,33 @@ class EchoMode(enum.StrEnum):
 class EchoSettings:
     """AUDIO_ECHO* settings (bench/echo_barge_in.py measured the defaults)."""
 
-    mode: EchoMode = EchoMode.OFF
-    max_delay_s: float = 0.6
-    """Longest playback-to-microphone delay (network both ways + device buffers + room)."""
-    margin_db: float = 8.0
-    """How far above the predicted echo a band must be to hold someone else's voice."""
-    onset_frames: int = 3
-    """Frames of voice over the echo in a row that make a barge-in."""
+    mode: EchoMode = setting(
+        EchoMode.OFF,
+        env="AUDIO_ECHO",
+        flag="--echo",
+        group=_GROUP,
+        choices=list(EchoMode),
+        parse=EchoMode,
+        help="off: any speech during a reply barges in; suppress: ignore the reply's own echo",
+    )
+    max_delay_s: float = setting(
+        0.6,
+        env="AUDIO_ECHO_MAX_DELAY",
+        group=_GROUP,
+        help="longest playback-to-microphone delay (network both ways, device buffers, room)",
+    )
+    margin_db: float = setting(
+        8.0,
+        env="AUDIO_ECHO_MARGIN_DB",
+        group=_GROUP,
+        help="how far above the predicted echo a band must be to hold someone else's voice",
+    )
+    onset_frames: int = setting(
+        3,
+        env="AUDIO_ECHO_ONSET_FRAMES",
+        group=_GROUP,
+        help="frames of voice over the echo in a row that make a barge-in",
+    )
 
     def validate(self) -> None:
         if not 0.1 <= self.max_delay_s <= 2.0 or self.margin_db < 0 or self.onset_frames < 1:
@@ -68,26 +90,7 @@ class EchoSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EchoSettings:
         """Defaults overridden by the AUDIO_ECHO* variables that are set."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for item in fields(cls):
-            raw = environ.get(_ENV[item.name], "")
-            if not raw:
-                continue
-            convert: Any = {"mode": EchoMode, "onset_frames": int}.get(item.name, float)
-            try:
-                values[item.name] = convert(raw)
-            except ValueError:
-                raise ValueError(f"{_ENV[item.name]}={raw!r} is not valid") from None
-        return cls(**values)
-
-
-_ENV = {
-    "mode": "AUDIO_ECHO",
-    "max_delay_s": "AUDIO_ECHO_MAX_DELAY",
-    "margin_db": "AUDIO_ECHO_MARGIN_DB",
-    "onset_frames": "AUDIO_ECHO_ONSET_FRAMES",
-}
+        return load_settings(cls, environ)
 
 
 def band_energies(frame: np.ndarray) -> np.ndarray:

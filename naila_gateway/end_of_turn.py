@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from naila_gateway.pcm import FRAME_SECONDS
 from naila_protocol.framing import TURN_DISABLED, TurnVerdict
+from naila_protocol.settings import load_settings, setting
 
 _LOGGER = logging.getLogger(__name__)
 
 FRAME_MS = round(FRAME_SECONDS * 1000)
+
+
+_GROUP = "End of turn"
 
 
 class EndOfTurnMode(enum.StrEnum):
@@ -33,13 +35,33 @@ class EndOfTurnMode(enum.StrEnum):
 class EndOfTurnSettings:
     """AUDIO_END_OF_TURN* settings (bench/end_of_turn.py measured the defaults)."""
 
-    mode: EndOfTurnMode = EndOfTurnMode.FIXED
-    min_silence_s: float = 0.16
-    """Silence that ends a turn the server called complete."""
-    max_silence_s: float = 2.0
-    """Longest wait after a pause the server called incomplete (1.5-3 s is sensible)."""
-    verdict_wait_s: float = 1.0
-    """Silence after which a pause with no verdict at all ends the turn."""
+    mode: EndOfTurnMode = setting(
+        EndOfTurnMode.FIXED,
+        env="AUDIO_END_OF_TURN",
+        flag="--end-of-turn",
+        group=_GROUP,
+        choices=list(EndOfTurnMode),
+        parse=EndOfTurnMode,
+        help="fixed: a fixed silence ends a turn; semantic: the server's verdicts (stream only)",
+    )
+    min_silence_s: float = setting(
+        0.16,
+        env="AUDIO_END_OF_TURN_MIN_SILENCE",
+        group=_GROUP,
+        help="silence that ends a turn the server called complete",
+    )
+    max_silence_s: float = setting(
+        2.0,
+        env="AUDIO_END_OF_TURN_MAX_SILENCE",
+        group=_GROUP,
+        help="longest wait after a pause the server called incomplete (1.5-3 s is sensible)",
+    )
+    verdict_wait_s: float = setting(
+        1.0,
+        env="AUDIO_END_OF_TURN_VERDICT_WAIT",
+        group=_GROUP,
+        help="silence after which a pause with no verdict at all ends the turn",
+    )
 
     def validate(self) -> None:
         if not 0.02 <= self.min_silence_s <= self.verdict_wait_s <= self.max_silence_s:
@@ -51,24 +73,7 @@ class EndOfTurnSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EndOfTurnSettings:
         """Defaults overridden by the AUDIO_END_OF_TURN* variables that are set."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for item in fields(cls):
-            raw = environ.get(_ENV[item.name], "")
-            if raw:
-                try:
-                    values[item.name] = EndOfTurnMode(raw) if item.name == "mode" else float(raw)
-                except ValueError:
-                    raise ValueError(f"{_ENV[item.name]}={raw!r} is not valid") from None
-        return cls(**values)
-
-
-_ENV = {
-    "mode": "AUDIO_END_OF_TURN",
-    "min_silence_s": "AUDIO_END_OF_TURN_MIN_SILENCE",
-    "max_silence_s": "AUDIO_END_OF_TURN_MAX_SILENCE",
-    "verdict_wait_s": "AUDIO_END_OF_TURN_VERDICT_WAIT",
-}
+        return load_settings(cls, environ)
 
 
 def _frames(seconds: float) -> int:

@@ -50,7 +50,7 @@ class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         config.validate()
         self.config = config
-        self.topics = Topics(config.mqtt_prefix)
+        self.topics = Topics(config.mqtt.prefix)
         self.metrics = GatewayMetrics()
         self.sessions: dict[str, PeerSession] = {}
         """Current session per device id."""

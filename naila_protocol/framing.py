@@ -20,6 +20,8 @@ from typing import Any
 
 from naila_protocol.topics import is_valid_device_id
 
+DEFAULT_AUDIO_PORT = 9999
+"""TCP port of the AI server's audio socket (the gateway connects to it)."""
 SUPPORTED_SAMPLE_RATES = frozenset({8000, 16000, 22050, 24000, 32000, 44100, 48000})
 MAX_AUDIO_SECONDS = 30
 BYTES_PER_SAMPLE = 2

@@ -16,10 +16,11 @@ import socket
 import ssl
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiomqtt
 
+from naila_protocol.settings import setting
 from naila_protocol.topics import DEFAULT_PREFIX
 
 _LOGGER = logging.getLogger(__name__)
@@ -28,26 +29,50 @@ TCP_NODELAY_OPTION = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 DEFAULT_MQTT_PORT = 1883
 
 
+_GROUP = "MQTT"
+
+
 @dataclass(frozen=True, slots=True)
 class MqttSettings:
-    """How to reach the broker; field metadata names the environment variable."""
+    """How to reach the broker (MQTT_* variables, --mqtt-* flags)."""
 
-    host: str | None = field(default="127.0.0.1", metadata={"env": "MQTT_HOST"})
-    """None: MQTT off (only where a process can run without it)."""
-    port: int = field(default=DEFAULT_MQTT_PORT, metadata={"env": "MQTT_PORT"})
-    username: str | None = field(default=None, metadata={"env": "MQTT_USERNAME"})
-    password: str | None = field(default=None, metadata={"env": "MQTT_PASSWORD"})
-    prefix: str = field(default=DEFAULT_PREFIX, metadata={"env": "MQTT_PREFIX"})
-    tls: bool = field(default=False, metadata={"env": "MQTT_TLS"})
-    """TLS with the system CAs, or `tls_ca_file` when set (implied by any tls_* file)."""
-    tls_ca_file: str | None = field(default=None, metadata={"env": "MQTT_TLS_CA_FILE"})
-    tls_cert_file: str | None = field(default=None, metadata={"env": "MQTT_TLS_CERT_FILE"})
-    """Client certificate (PEM) for brokers that authenticate clients by certificate."""
-    tls_key_file: str | None = field(default=None, metadata={"env": "MQTT_TLS_KEY_FILE"})
-    tls_insecure: bool = field(default=False, metadata={"env": "MQTT_TLS_INSECURE"})
-    """Skip the broker host name check (self-signed certificate without the right name)."""
-    keepalive: float = field(default=30.0, metadata={"env": "MQTT_KEEPALIVE"})
-    """Seconds between MQTT pings; the broker fires the last will after 1.5 x this."""
+    host: str | None = setting(
+        "127.0.0.1",
+        env="MQTT_HOST",
+        group=_GROUP,
+        help="broker host (none: MQTT off where optional)",
+    )
+    port: int = setting(DEFAULT_MQTT_PORT, env="MQTT_PORT", group=_GROUP, help="broker port")
+    username: str | None = setting(None, env="MQTT_USERNAME", group=_GROUP, help="broker user name")
+    password: str | None = setting(None, env="MQTT_PASSWORD", group=_GROUP, help="broker password")
+    prefix: str = setting(DEFAULT_PREFIX, env="MQTT_PREFIX", group=_GROUP, help="topic prefix")
+    tls: bool = setting(
+        False,
+        env="MQTT_TLS",
+        group=_GROUP,
+        help="TLS with the system CAs, or the CA file when set (implied by any TLS file)",
+    )
+    tls_ca_file: str | None = setting(
+        None, env="MQTT_TLS_CA_FILE", group=_GROUP, help="broker CA certificate (PEM): use TLS"
+    )
+    tls_cert_file: str | None = setting(
+        None, env="MQTT_TLS_CERT_FILE", group=_GROUP, help="client certificate (PEM)"
+    )
+    tls_key_file: str | None = setting(
+        None, env="MQTT_TLS_KEY_FILE", group=_GROUP, help="client certificate key (PEM)"
+    )
+    tls_insecure: bool = setting(
+        False,
+        env="MQTT_TLS_INSECURE",
+        group=_GROUP,
+        help="skip the broker host name check (self-signed certificate without the right name)",
+    )
+    keepalive: float = setting(
+        30.0,
+        env="MQTT_KEEPALIVE",
+        group=_GROUP,
+        help="seconds between MQTT pings; the broker fires the last will after 1.5 x this",
+    )
 
     @property
     def uses_tls(self) -> bool:

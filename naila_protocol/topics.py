@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "naila"
+DEFAULT_SERVER_ID = "ai-1"
+"""Id of an AI server in `{prefix}/server/...` topics unless it is given one."""
 
 QOS_RELIABLE = 1
 """Signaling, commands, status and alerts."""

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from naila_protocol.mqtt import DEFAULT_MQTT_PORT
+from naila_protocol.topics import DEFAULT_PREFIX
 from naila_protocol.vocab import DEFAULT_WAKE_WORD, ListeningMode, WakeWord
 from naila_sim.audio import RATE, load_pcm, load_wav, speak_text
 from naila_sim.device import SimDevice, SimDeviceConfig
@@ -46,10 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mqtt = parser.add_argument_group("MQTT")
     mqtt.add_argument("--mqtt-host", default="127.0.0.1")
-    mqtt.add_argument("--mqtt-port", type=int, default=1883)
+    mqtt.add_argument("--mqtt-port", type=int, default=DEFAULT_MQTT_PORT)
     mqtt.add_argument("--mqtt-username")
     mqtt.add_argument("--mqtt-password")
-    mqtt.add_argument("--mqtt-prefix", default="naila")
+    mqtt.add_argument("--mqtt-prefix", default=DEFAULT_PREFIX)
     speech = parser.add_argument_group("what to say (one turn per source, in order)")
     speech.add_argument("--wav", action="append", default=[], help="16-bit WAV file")
     speech.add_argument("--pcm", action="append", default=[], help="raw int16 mono PCM file")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -11,9 +10,10 @@ from typing import TYPE_CHECKING
 
 from naila_protocol.process import run_until_stopped
 
-from .cli import build_parser, settings_from_args
+from .cli import parse_settings
 
 if TYPE_CHECKING:
+    from .app import ServerSettings
     from .engines import Engines
     from .vision.service import VisionService
 
@@ -21,9 +21,9 @@ _LOGGER = logging.getLogger("wyoming_bridge")
 
 
 async def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    settings = parse_settings(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else args.log_level.upper(),
+        level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Heavy imports only after --help.
@@ -31,7 +31,6 @@ async def main(argv: list[str] | None = None) -> int:
     from .engines import load_engines  # noqa: PLC0415
     from .models import ModelNotFoundError  # noqa: PLC0415
 
-    settings = settings_from_args(args)
     try:
         engines = await asyncio.to_thread(
             load_engines, settings.stt, settings.llm, settings.tts, settings.runners
@@ -39,7 +38,7 @@ async def main(argv: list[str] | None = None) -> int:
     except ModelNotFoundError as err:
         _LOGGER.error("%s", err)
         return 2
-    vision = await asyncio.to_thread(_wire_vision, args, engines)
+    vision = await asyncio.to_thread(_wire_vision, settings, engines)
     server = NailaServer(
         settings,
         engines,
@@ -65,13 +64,11 @@ async def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _wire_vision(args: argparse.Namespace, engines: Engines) -> VisionService | None:
-    """The vision service when --vision is set (loads its detector models)."""
-    if not getattr(args, "vision", False):
-        return None
+def _wire_vision(settings: ServerSettings, engines: Engines) -> VisionService | None:
+    """The vision service when it is on (loads its detector models)."""
     from .vision.wiring import wire_vision  # noqa: PLC0415
 
-    return wire_vision(args, engines, prefix=args.mqtt_prefix, server_id=args.server_id)
+    return wire_vision(settings.vision_config, engines)
 
 
 def run() -> None:

@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 from wyoming.server import AsyncServer, AsyncTcpServer
 
-from naila_protocol.topics import Topics
+from naila_protocol.mqtt import MqttSettings
+from naila_protocol.settings import nested, setting
+from naila_protocol.topics import DEFAULT_SERVER_ID, Topics
 
 from .audio_socket import AudioSocketServer, AudioSocketSettings
 from .engines import Engines, RunnerSettings, load_engines
 from .gateway_connection import VideoHandler
 from .llm import LlmSettings
-from .mqtt_status import MqttSettings, MqttStatus
+from .mqtt_status import MqttStatus
 from .pipeline import ContextProvider, Pipeline, PipelineSettings, RequestInfo
 from .routing.router import HaRouter
 from .routing.settings import RoutingSettings
@@ -25,33 +27,72 @@ from .speculative import SpeculationSettings
 from .stt import SttSettings
 from .tts import TtsSettings
 from .turn_detector import TurnDetector, TurnSettings
+from .vision.config import VisionConfig
 from .wyoming_handler import NailaEventHandler
 from .wyoming_info import build_info
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_WYOMING_URI = "tcp://0.0.0.0:10300"
+ZEROCONF_NAME = "naila"
+"""Name announced by `--zeroconf` without a value."""
+_WYOMING, _MQTT = "Wyoming (Home Assistant)", "MQTT"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
-    """Everything the CLI configures; defaults run the packaged models."""
+    """The AI server's settings tree; defaults run the packaged models."""
 
-    stt: SttSettings = field(default_factory=SttSettings)
-    llm: LlmSettings = field(default_factory=LlmSettings)
-    tts: TtsSettings = field(default_factory=TtsSettings)
-    runners: RunnerSettings = field(default_factory=RunnerSettings)
-    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
-    speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
-    turn: TurnSettings = field(default_factory=TurnSettings)
-    audio_socket: AudioSocketSettings = field(default_factory=AudioSocketSettings)
-    wyoming_uri: str | None = DEFAULT_WYOMING_URI
-    """None = no Wyoming server."""
-    zeroconf: str | None = None
-    """Announce the Wyoming server over mDNS under this name."""
-    mqtt: MqttSettings = field(default_factory=MqttSettings)
-    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    audio_socket: AudioSocketSettings = nested(AudioSocketSettings)
+    speculation: SpeculationSettings = nested(SpeculationSettings)
+    turn: TurnSettings = nested(TurnSettings)
+    wyoming: bool = setting(
+        True, env="WYOMING_ENABLED", flag="--wyoming", group=_WYOMING, help="run the Wyoming server"
+    )
+    wyoming_uri: str | None = setting(
+        DEFAULT_WYOMING_URI,
+        env="WYOMING_URI",
+        flag="--uri",
+        group=_WYOMING,
+        help="tcp://HOST:PORT or unix://PATH (none = no Wyoming server)",
+    )
+    zeroconf: str | None = setting(
+        None,
+        env="WYOMING_ZEROCONF",
+        flag="--zeroconf",
+        const=ZEROCONF_NAME,
+        group=_WYOMING,
+        help=f"announce the Wyoming server over mDNS under this name ({ZEROCONF_NAME} if none given)",
+    )
+    mqtt: MqttSettings = nested(MqttSettings, host=None)
+    """MQTT is optional on the server: no host, no status, metrics or vision."""
+    server_id: str = setting(
+        DEFAULT_SERVER_ID,
+        env="SERVER_ID",
+        group=_MQTT,
+        help="id of this server in {prefix}/server/... topics",
+    )
+    stt: SttSettings = nested(SttSettings)
+    llm: LlmSettings = nested(LlmSettings)
+    tts: TtsSettings = nested(TtsSettings)
+    pipeline: PipelineSettings = nested(PipelineSettings)
+    runners: RunnerSettings = nested(RunnerSettings)
+    vision: VisionConfig = nested(VisionConfig)
+    routing: RoutingSettings = nested(RoutingSettings)
     """Home Assistant first for device utterances (needs MQTT and the NAILA integration)."""
+    log_level: str = setting(
+        "INFO", env="LOG_LEVEL", group="logging", help="DEBUG, INFO, WARNING, ..."
+    )
+
+    @property
+    def wyoming_address(self) -> str | None:
+        """Where the Wyoming server listens; None when it is off."""
+        return self.wyoming_uri if self.wyoming else None
+
+    @property
+    def vision_config(self) -> VisionConfig:
+        """Vision settings with this server's topic prefix and id."""
+        return replace(self.vision, prefix=self.mqtt.prefix, server_id=self.server_id)
 
 
 class NailaServer:
@@ -103,6 +144,7 @@ class NailaServer:
             self.router = self._make_router()
             self.mqtt = MqttStatus(
                 settings.mqtt,
+                settings.server_id,
                 services,
                 self._active_requests,
                 subscriptions=self.router.subscriptions,
@@ -122,8 +164,8 @@ class NailaServer:
             turn=turn,
         )
         await self.audio_socket.start()
-        if settings.wyoming_uri:
-            await self._start_wyoming(settings.wyoming_uri)
+        if settings.wyoming_address:
+            await self._start_wyoming(settings.wyoming_address)
 
     def _make_router(self) -> HaRouter:
         """Conversation routing on the server's one MQTT link; it also names devices to the LLM."""

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from naila_protocol.framing import ErrorCode, encode_frame, error_frame
+from naila_protocol.framing import DEFAULT_AUDIO_PORT, ErrorCode, encode_frame, error_frame
+from naila_protocol.settings import nested, setting
 
 from .gateway_connection import ConnectionLimits, GatewayConnection, RequestObserver, VideoHandler
 from .pipeline import Pipeline
@@ -18,21 +19,35 @@ from .turn_detector import TurnDetector
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_HOST = "0.0.0.0"
-DEFAULT_PORT = 9999
 _READER_LIMIT = 4096
 """StreamReader buffer limit: a header line longer than this is rejected at once."""
 
 
-@dataclass(slots=True)
+_GROUP = "gateway audio socket"
+
+
+@dataclass(frozen=True, slots=True)
 class AudioSocketSettings:
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    """0 = pick a free port (tests)."""
-    max_connections: int = 64
-    allow: list[str] = field(default_factory=list)
-    """Peer addresses or networks (CIDR) allowed to connect; empty = everyone."""
-    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    host: str = setting("0.0.0.0", env="AUDIO_SOCKET_HOST", group=_GROUP, help="bind address")
+    port: int = setting(
+        DEFAULT_AUDIO_PORT, env="AUDIO_SOCKET_PORT", group=_GROUP, help="port, 0 = any free port"
+    )
+    max_connections: int = setting(
+        64,
+        env="AUDIO_SOCKET_MAX_CONNECTIONS",
+        flag="--max-connections",
+        group=_GROUP,
+        help="gateway connections served at once",
+    )
+    allow: list[str] = setting(
+        [],
+        env="AUDIO_SOCKET_ALLOW",
+        flag="--allow",
+        group=_GROUP,
+        help="allowed peer addresses or CIDR networks (repeatable or comma separated; "
+        "none = everyone)",
+    )
+    limits: ConnectionLimits = nested(ConnectionLimits)
 
 
 class AudioSocketServer:

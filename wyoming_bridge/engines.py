@@ -6,6 +6,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from naila_protocol.settings import setting
+
 from .llm import LlmEngine, LlmSettings
 from .models import LLM_PACKAGE, PIPER_PACKAGE, load_model, resolve_models, whisper_remedy
 from .runner import EngineRunner
@@ -15,12 +17,22 @@ from .tts import TtsEngine, TtsSettings
 _LOGGER = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RunnerSettings:
-    queue_limit: int = 32
-    """Jobs waiting per engine before new requests are refused as busy."""
-    timeout_s: float = 30.0
-    """Longest a job may wait and run."""
+    queue_limit: int = setting(
+        32,
+        env="ENGINE_QUEUE_LIMIT",
+        flag="--queue-limit",
+        group="engine queues",
+        help="jobs waiting per engine before new requests are refused as busy",
+    )
+    timeout_s: float = setting(
+        30.0,
+        env="ENGINE_JOB_TIMEOUT",
+        flag="--job-timeout",
+        group="engine queues",
+        help="seconds a job may wait and run",
+    )
 
 
 @dataclass(slots=True)

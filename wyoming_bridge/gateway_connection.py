@@ -26,6 +26,7 @@ from naila_protocol.framing import (
     max_audio_bytes,
     read_frame,
 )
+from naila_protocol.settings import setting
 
 from .pipeline import AudioEvent, DoneEvent, Pipeline, PipelineEvent, RequestInfo
 from .routing.router import HaRouter
@@ -41,16 +42,46 @@ VideoHandler = Callable[[str, str, bytes], Awaitable[None]]
 """async (device_id, request_id, jpeg) for VIDEO frames (the vision engineer's hook)."""
 
 
-@dataclass(slots=True)
+_GROUP = "gateway audio socket"
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionLimits:
-    auth_token: str | None = None
-    first_frame_timeout_s: float = 10.0
-    """A client must send its first frame (or AUTH) within this time."""
-    idle_timeout_s: float = 600.0
-    """Close a connection with no request in flight after this long without a frame (0 = never)."""
-    max_requests: int = 16
-    """Requests in flight per connection."""
-    request_timeout_s: float = 60.0
+    auth_token: str | None = setting(
+        None,
+        env="AUDIO_SOCKET_TOKEN",
+        flag="--auth-token",
+        group=_GROUP,
+        help="shared token gateways must send in an AUTH frame",
+    )
+    first_frame_timeout_s: float = setting(
+        10.0,
+        env="AUDIO_SOCKET_FIRST_FRAME_TIMEOUT",
+        flag="--first-frame-timeout",
+        group=_GROUP,
+        help="seconds a new connection may stay silent before its first frame (or AUTH)",
+    )
+    idle_timeout_s: float = setting(
+        600.0,
+        env="AUDIO_SOCKET_IDLE_TIMEOUT",
+        flag="--idle-timeout",
+        group=_GROUP,
+        help="seconds without frames before an idle connection closes (0 = never)",
+    )
+    max_requests: int = setting(
+        16,
+        env="AUDIO_SOCKET_MAX_REQUESTS",
+        flag="--max-requests-per-connection",
+        group=_GROUP,
+        help="requests in flight per connection",
+    )
+    request_timeout_s: float = setting(
+        60.0,
+        env="AUDIO_SOCKET_REQUEST_TIMEOUT",
+        flag="--request-timeout",
+        group=_GROUP,
+        help="seconds one request may take",
+    )
 
 
 @dataclass(slots=True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from naila_protocol.settings import setting
+
 from .chat_prompt import ChatPrompt, ChatTemplate, Message, copy_guard
 from .kv_state import ConversationKv, KvStateStore, common_prefix
 
@@ -22,24 +24,69 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
-@dataclass(slots=True)
+_GROUP = "language model (llama.cpp)"
+
+
+@dataclass(frozen=True, slots=True)
 class LlmSettings:
-    model: str | None = None
-    """GGUF file; None = packaged SmolLM2-135M-Instruct."""
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    max_tokens: int = 64
-    temperature: float = 0.2
+    model: str | None = setting(
+        None,
+        env="LLM_MODEL",
+        group=_GROUP,
+        help="GGUF file; none = packaged SmolLM2-135M-Instruct",
+    )
+    system_prompt: str = setting(
+        DEFAULT_SYSTEM_PROMPT,
+        env="LLM_SYSTEM_PROMPT",
+        flag="--system-prompt",
+        group=_GROUP,
+        help="system prompt of every conversation",
+    )
+    max_tokens: int = setting(64, env="LLM_MAX_TOKENS", group=_GROUP, help="longest reply")
+    temperature: float = setting(
+        0.2, env="LLM_TEMPERATURE", group=_GROUP, help="sampling temperature"
+    )
     top_p: float = 0.9
     repeat_penalty: float = 1.1
-    context_size: int = 2048
-    threads: int = 0
-    """0 = all cores but one (at least 1), so TTS of sentence 1 overlaps the LLM writing sentence 2."""
-    history_turns: int = 3
-    history_ttl_s: float = 300.0
+    context_size: int = setting(
+        2048, env="LLM_CONTEXT", group=_GROUP, help="context size in tokens"
+    )
+    threads: int = setting(
+        0,
+        env="LLM_THREADS",
+        group=_GROUP,
+        help="0 = all cores but one, so TTS of sentence 1 overlaps the LLM writing sentence 2",
+    )
+    history_turns: int = setting(
+        3,
+        env="LLM_HISTORY_TURNS",
+        flag="--history-turns",
+        group=_GROUP,
+        help="remembered exchanges per conversation",
+    )
+    history_ttl_s: float = setting(
+        300.0,
+        env="LLM_HISTORY_TTL",
+        flag="--history-ttl",
+        group=_GROUP,
+        help="seconds a conversation is remembered",
+    )
     max_conversations: int = 256
-    history_tokens: int = 1024
+    history_tokens: int = setting(
+        1024,
+        env="LLM_HISTORY_TOKENS",
+        flag="--history-tokens",
+        group=_GROUP,
+        help="most tokens of remembered exchanges in a prompt",
+    )
     """Most tokens of remembered exchanges in one prompt (oldest dropped first)."""
-    kv_cache: bool = True
+    kv_cache: bool = setting(
+        True,
+        env="LLM_KV_CACHE",
+        flag="--llm-kv-cache",
+        group=_GROUP,
+        help="keep each conversation's evaluated prompt between turns",
+    )
     """Keep each conversation's evaluated prompt (KV state) between turns (kv_state.py)."""
     kv_states: int = 8
     """Conversations whose KV state is kept while another one uses the model."""

@@ -6,14 +6,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from naila_protocol.framing import ReplySummary
-from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, unique_client_id
-from naila_protocol.mqtt import MqttSettings as LinkSettings
-from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, QOS_TELEMETRY, Topics
+from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, MqttSettings, unique_client_id
+from naila_protocol.topics import QOS_RELIABLE, QOS_TELEMETRY, Topics
 
 from . import __version__
 from .pipeline import RequestInfo
@@ -29,19 +27,6 @@ METRIC_KEYS = (
 )
 
 
-@dataclass(slots=True)
-class MqttSettings:
-    host: str | None = None
-    """None = MQTT off."""
-    port: int = 1883
-    username: str | None = None
-    password: str | None = None
-    prefix: str = DEFAULT_PREFIX
-    server_id: str = "ai-1"
-    reconnect_s: float = 5.0
-    """Longest wait between reconnect attempts."""
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -53,25 +38,22 @@ class MqttStatus:
     def __init__(
         self,
         settings: MqttSettings,
+        server_id: str,
         services: list[str],
         active_requests: Callable[[], int] = lambda: 0,
+        *,
         subscriptions: Iterable[tuple[str, int]] = (),
         on_message: Callable[[Incoming], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.server_id = server_id
         self.services = services
         self.topics = Topics(settings.prefix)
         self._active_requests = active_requests
         self._requests_total = 0
         self.link = MqttLink(
-            LinkSettings(
-                host=settings.host,
-                port=settings.port,
-                username=settings.username,
-                password=settings.password,
-                prefix=settings.prefix,
-            ),
-            client_id=unique_client_id(f"naila-server-{settings.server_id}"),
+            settings,
+            client_id=unique_client_id(f"naila-server-{server_id}"),
             on_message=on_message or (lambda _message: None),
             subscriptions=subscriptions,
             status=LinkStatus(
@@ -79,7 +61,6 @@ class MqttStatus:
                 lambda: self.status_payload(True),
                 self.status_payload(False),
             ),
-            backoff_max=settings.reconnect_s,
         )
         self.connected = self.link.connected
 
@@ -87,7 +68,7 @@ class MqttStatus:
         return json.dumps(
             {
                 "online": online,
-                "server_id": self.settings.server_id,
+                "server_id": self.server_id,
                 "version": __version__,
                 "services": self.services,
                 "timestamp": _now() if online else None,
@@ -108,7 +89,7 @@ class MqttStatus:
         """Publish one request's metrics (RequestObserver signature)."""
         self._requests_total += 1
         payload: dict[str, Any] = {
-            "server_id": self.settings.server_id,
+            "server_id": self.server_id,
             "timestamp": _now(),
             "device_id": info.device_id,
             "request_id": info.request_id,

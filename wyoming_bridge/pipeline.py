@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from naila_protocol.framing import ReplySummary
+from naila_protocol.settings import setting
 
 from .audio import pcm16_to_stt
 from .engines import Engines
@@ -31,13 +32,23 @@ FactsProvider = Callable[[str], str]
 """device_id -> what the LLM must not invent: local date and time, the device and its area."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class PipelineSettings:
-    first_clause_words: int = 4
-    """The first piece of a reply may end at , ; : once it has this many words."""
-    context_timeout_s: float = 4.0
-    """How long the context provider may take before it is skipped. Vision answers at once
-    for questions that need no picture; a snapshot from a camera takes seconds."""
+    first_clause_words: int = setting(
+        4,
+        env="PIPELINE_FIRST_CLAUSE_WORDS",
+        flag="--first-clause-words",
+        group="text to speech (Piper)",
+        help="the first piece of a reply may end at , ; : once it has this many words",
+    )
+    context_timeout_s: float = setting(
+        4.0,
+        env="PIPELINE_CONTEXT_TIMEOUT",
+        flag="--context-timeout",
+        group="text to speech (Piper)",
+        help="seconds the vision context (e.g. a camera snapshot) may add before the LLM starts",
+    )
+    """Vision answers at once for questions that need no picture; a snapshot takes seconds."""
     pause_llm_for_first_tts: bool = True
     """Hold the LLM between tokens while the first piece is synthesized (first audio first)."""
 

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from naila_protocol.framing import TurnVerdict
+from naila_protocol.settings import setting
 
 from .audio import pcm16_to_float, pcm16_to_stt, peak_window_dbfs, rms_dbfs
 from .pipeline import Pipeline, PipelineEvent, RequestInfo
@@ -34,11 +35,23 @@ class SpeculationMode(enum.StrEnum):
     """Transcript, LLM and first TTS sentences are started early."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SpeculationSettings:
-    mode: SpeculationMode = SpeculationMode.FULL
-    pause_s: float = 0.15
-    """A gap in the chunk stream, or this much quiet audio at its end, counts as a pause."""
+    mode: SpeculationMode = setting(
+        SpeculationMode.FULL,
+        env="SPECULATION",
+        flag="--speculation",
+        group="gateway audio socket",
+        choices=[mode.value for mode in SpeculationMode],
+        parse=SpeculationMode,
+        help="work started on chunked utterances before FINAL",
+    )
+    pause_s: float = setting(
+        0.15,
+        env="SPECULATION_PAUSE",
+        group="gateway audio socket",
+        help="seconds of pause (a gap in the chunks or quiet audio at their end) that start it",
+    )
     quiet_floor_dbfs: float = -50.0
     """Audio below this level is always quiet."""
     quiet_margin_db: float = 22.0

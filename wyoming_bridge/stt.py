@@ -10,27 +10,49 @@ from pathlib import Path
 
 import numpy as np
 
+from naila_protocol.settings import setting
+
 from .audio import STT_RATE, peak_window_dbfs
 
 _LOGGER = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
+_GROUP = "speech to text (faster-whisper)"
+
+
+@dataclass(frozen=True, slots=True)
 class SttSettings:
-    model: str | None = None
-    """CTranslate2 Whisper model directory; None = packaged tiny.en."""
-    device: str = "cpu"
-    compute_type: str = "int8"
-    language: str | None = "en"
-    beam_size: int = 1
-    cpu_threads: int = 0
-    """0 = CTranslate2 default."""
+    model: str | None = setting(
+        None,
+        env="STT_MODEL",
+        group=_GROUP,
+        help="tiny.en (packaged, default), base (packaged Whisper base) or a CTranslate2 model dir",
+    )
+    device: str = setting("cpu", env="STT_DEVICE", group=_GROUP, help="cpu or cuda")
+    compute_type: str = setting(
+        "int8", env="STT_COMPUTE_TYPE", group=_GROUP, help="CTranslate2 compute type"
+    )
+    language: str | None = setting(
+        "en", env="STT_LANGUAGE", group=_GROUP, help="spoken language; empty = detect"
+    )
+    beam_size: int = setting(1, env="STT_BEAM_SIZE", group=_GROUP, help="decoder beam size")
+    cpu_threads: int = setting(
+        0,
+        env="STT_THREADS",
+        flag="--stt-threads",
+        group=_GROUP,
+        help="CPU threads (0 = CTranslate2 default)",
+    )
     silence_dbfs: float = -50.0
     """Utterances whose loudest 50 ms stay below this are treated as silence (no STT run)."""
     no_speech_threshold: float = 0.6
     """Segments Whisper rates more likely than this to hold no speech are dropped."""
-    vad_filter: bool = False
-    """faster-whisper's Silero VAD; off for short utterances (costs latency)."""
+    vad_filter: bool = setting(
+        False,
+        env="STT_VAD_FILTER",
+        group=_GROUP,
+        help="run faster-whisper's Silero VAD (costs latency on short utterances)",
+    )
     short_window: bool = True
     """Encode short utterances in a window sized to the audio instead of Whisper's fixed 30 s.
 

@@ -10,27 +10,45 @@ from pathlib import Path
 
 import numpy as np
 
+from naila_protocol.settings import setting
+
 from .audio import float_to_pcm16, resample
 
 _LOGGER = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
+_GROUP = "text to speech (Piper)"
+
+
+@dataclass(frozen=True, slots=True)
 class TtsSettings:
-    voice: str | None = None
-    """Piper .onnx voice; None = packaged en_US-joe-medium."""
-    voice_config: str | None = None
-    """Its .onnx.json (default: voice path + '.json')."""
-    speaker: int | None = None
-    length_scale: float | None = None
+    voice: str | None = setting(
+        None,
+        env="TTS_VOICE",
+        group=_GROUP,
+        help="Piper .onnx voice; none = packaged en_US-joe-medium",
+    )
+    voice_config: str | None = setting(
+        None, env="TTS_VOICE_CONFIG", group=_GROUP, help="its .onnx.json (none: voice path + .json)"
+    )
+    speaker: int | None = setting(None, env="TTS_SPEAKER", group=_GROUP, help="speaker id")
+    length_scale: float | None = setting(
+        None, env="TTS_LENGTH_SCALE", group=_GROUP, help="speaking slowness (voice default)"
+    )
     noise_scale: float | None = None
     noise_w_scale: float | None = None
-    sentence_silence_s: float = 0.0
-    """Silence appended after each sentence."""
-    threads: int = 1
-    """ONNX Runtime intra-op threads (0 = its default). One thread without spinning was
-    faster for a first clause on 2 shared cores (median 420 vs 810 ms) and leaves the other
-    cores to the LLM and STT running at the same time."""
+    sentence_silence_s: float = setting(
+        0.0,
+        env="TTS_SENTENCE_SILENCE",
+        flag="--sentence-silence",
+        group=_GROUP,
+        help="seconds of silence after each sentence",
+    )
+    threads: int = setting(
+        1, env="TTS_THREADS", group=_GROUP, help="ONNX Runtime threads for Piper (0 = its default)"
+    )
+    """One thread without spinning was faster for a first clause on 2 shared cores (median
+    420 vs 810 ms) and leaves the other cores to the LLM and STT running at the same time."""
 
 
 class TtsEngine:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from naila_protocol.framing import TurnVerdict
+from naila_protocol.settings import setting
 
 from .log_mel import log_mel
 from .models import ModelNotFoundError
@@ -34,6 +35,9 @@ SMART_TURN_PACKAGE = "pipecat-ai"
 SMART_TURN_VERSION = "1.14.0"
 SMART_TURN_FILE = "audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
 SMART_TURN_SECONDS = 8.0
+
+
+_GROUP = "end of turn (Smart Turn)"
 
 
 class TurnSignals(enum.StrEnum):
@@ -51,12 +55,33 @@ class TurnSignals(enum.StrEnum):
 class TurnSettings:
     """Server side of the semantic end of turn (verdicts sent in TURN frames)."""
 
-    enabled: bool = True
-    signals: TurnSignals = TurnSignals.TEXT_AUDIO
-    threshold: float = 0.5
-    """Smart Turn probability at or above which a neutral clause is finished."""
-    model: str | None = None
-    """Smart Turn ONNX file (default: the one inside the pipecat-ai package)."""
+    enabled: bool = setting(
+        True,
+        env="TURN_ENABLED",
+        flag="--turn",
+        group=_GROUP,
+        help="judge pauses of chunked utterances for gateways that ask (TURN frames)",
+    )
+    signals: TurnSignals = setting(
+        TurnSignals.TEXT_AUDIO,
+        env="TURN_SIGNALS",
+        group=_GROUP,
+        choices=list(TurnSignals),
+        parse=TurnSignals,
+        help="which signals decide: text rules, Smart Turn, or text rules then Smart Turn",
+    )
+    threshold: float = setting(
+        0.5,
+        env="TURN_THRESHOLD",
+        group=_GROUP,
+        help="Smart Turn probability at or above which a neutral clause is finished",
+    )
+    model: str | None = setting(
+        None,
+        env="TURN_MODEL",
+        group=_GROUP,
+        help="Smart Turn ONNX file (none: the one inside the pipecat-ai package)",
+    )
 
 
 def smart_turn_file(override: str | Path | None = None) -> Path:

@@ -59,5 +59,5 @@ if [ -z "${AI_SERVER_HOST:-}" ]; then
     bashio::exit.nok "Set ai_server_host to the machine running the NAILA AI server."
 fi
 
-bashio::log.info "NAILA gateway: MQTT ${MQTT_HOST:-?}:${MQTT_PORT:-1883}, AI server ${AI_SERVER_HOST}:${AI_SERVER_PORT:-9999}"
+bashio::log.info "Starting NAILA gateway (AI server ${AI_SERVER_HOST})"
 exec /opt/naila/bin/naila-gateway

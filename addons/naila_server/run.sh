@@ -1,24 +1,30 @@
 #!/usr/bin/with-contenv bashio
-# Map the add-on options to naila-server flags (docs/server.md lists them all).
-set -e
+# Map the add-on options to the server's environment variables (docs/server.md lists them all);
+# an option left empty keeps the server's own default.
+set -euo pipefail
 
-args=(
-  --uri "tcp://0.0.0.0:10300"
-  --audio-socket-host 0.0.0.0
-  --audio-socket-port 9999
-  --log-level "$(bashio::config 'log_level' | tr '[:lower:]' '[:upper:]')"
-  --stt-language "$(bashio::config 'stt_language')"
-  --stt-beam-size "$(bashio::config 'stt_beam_size')"
-  --stt-compute-type "$(bashio::config 'stt_compute_type')"
-  --llm-max-tokens "$(bashio::config 'llm_max_tokens')"
-  --system-prompt "$(bashio::config 'system_prompt')"
-  --history-turns "$(bashio::config 'history_turns')"
-  --speculation "$(bashio::config 'speculation')"
+declare -A variables=(
+  [log_level]=LOG_LEVEL
+  [stt_model]=STT_MODEL
+  [stt_language]=STT_LANGUAGE
+  [stt_beam_size]=STT_BEAM_SIZE
+  [stt_compute_type]=STT_COMPUTE_TYPE
+  [llm_model]=LLM_MODEL
+  [llm_max_tokens]=LLM_MAX_TOKENS
+  [system_prompt]=LLM_SYSTEM_PROMPT
+  [history_turns]=LLM_HISTORY_TURNS
+  [tts_voice]=TTS_VOICE
+  [speculation]=SPECULATION
+  [vision]=VISION_ENABLED
 )
+for option in "${!variables[@]}"; do
+  if bashio::config.has_value "${option}"; then
+    export "${variables[${option}]}=$(bashio::config "${option}")"
+  fi
+done
+allow="$(bashio::config 'allow')"
+export AUDIO_SOCKET_ALLOW="${allow//$'\n'/,}"
 
-bashio::config.has_value 'stt_model' && args+=(--stt-model "$(bashio::config 'stt_model')")
-bashio::config.has_value 'llm_model' && args+=(--llm-model "$(bashio::config 'llm_model')")
-bashio::config.has_value 'tts_voice' && args+=(--tts-voice "$(bashio::config 'tts_voice')")
 # Audio socket token: the auth_token option, else one generated once into /share, where the
 # gateway add-on reads it (docs/security.md). Passed in the environment, not on the command line.
 token_file="${NAILA_TOKEN_FILE:-/share/naila/audio_socket_token}"
@@ -34,18 +40,13 @@ else
   AUDIO_SOCKET_TOKEN="$(cat "${token_file}")"
 fi
 export AUDIO_SOCKET_TOKEN
-for address in $(bashio::config 'allow'); do
-  args+=(--allow "$address")
-done
-bashio::config.true 'vision' && args+=(--vision)
 
 if bashio::config.true 'mqtt_metrics' && bashio::services.available mqtt; then
-  args+=(
-    --mqtt-host "$(bashio::services mqtt 'host')"
-    --mqtt-port "$(bashio::services mqtt 'port')"
-    --mqtt-username "$(bashio::services mqtt 'username')"
-    --mqtt-password "$(bashio::services mqtt 'password')"
-  )
+  MQTT_HOST="$(bashio::services mqtt 'host')"
+  MQTT_PORT="$(bashio::services mqtt 'port')"
+  MQTT_USERNAME="$(bashio::services mqtt 'username')"
+  MQTT_PASSWORD="$(bashio::services mqtt 'password')"
+  export MQTT_HOST MQTT_PORT MQTT_USERNAME MQTT_PASSWORD
 fi
 
 # Tell Home Assistant's Wyoming integration where we are.
@@ -53,4 +54,4 @@ bashio::discovery wyoming "$(bashio::var.json uri "tcp://$(hostname):10300")" >/
   || bashio::log.warning "Wyoming discovery could not be sent"
 
 bashio::log.info "Starting NAILA AI server"
-exec /opt/naila/bin/naila-server "${args[@]}"
+exec /opt/naila/bin/naila-server

@@ -2,12 +2,11 @@
 
 from naila_gateway.listening.listener import Listener
 from naila_gateway.listening.preferences import ListeningChoice, ListeningPreferences
-from naila_gateway.listening.settings import ListeningSettings, add_listening_arguments
+from naila_gateway.listening.settings import ListeningSettings
 
 __all__ = [
     "Listener",
     "ListeningChoice",
     "ListeningPreferences",
     "ListeningSettings",
-    "add_listening_arguments",
 ]

@@ -7,7 +7,7 @@ Wiring in a gateway session (docs/gateway_video.md)::
     await consumer.stop()  # when the session closes
 """
 
-from naila_gateway.video.config import VideoConfig, add_video_arguments
+from naila_gateway.video.config import VideoConfig
 from naila_gateway.video.consumer import CAMERA_CAPABILITY, CameraVideoConsumer, attach_video_track
 from naila_gateway.video.gate import MotionGate, VideoStats
 from naila_gateway.video.motion import MotionDetector, MotionResult, to_analysis_grey
@@ -24,7 +24,6 @@ __all__ = [
     "VideoConfig",
     "VideoFrameSender",
     "VideoStats",
-    "add_video_arguments",
     "attach_video_track",
     "to_analysis_grey",
 ]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from naila_gateway import Gateway, GatewayConfig
+from naila_protocol.mqtt import MqttSettings
 from naila_sim import SimDevice, SimDeviceConfig, loopback_host_addresses
 from tests.conftest import Broker
 from tests.gateway.reply_server import ReplyServer
@@ -47,10 +48,9 @@ async def make_gateway(mqtt_broker: Broker) -> AsyncIterator[GatewayFactory]:
 
     async def make(**overrides: Any) -> Gateway:
         config = GatewayConfig(
-            mqtt_host=mqtt_broker.host, mqtt_port=mqtt_broker.port, metrics_interval=1.0
+            mqtt=MqttSettings(host=mqtt_broker.host, port=mqtt_broker.port),
+            **{"metrics_interval": 1.0, **overrides},
         )
-        for key, value in overrides.items():
-            setattr(config, key, value)
         gateway = Gateway(config)
         await gateway.start()
         await gateway.mqtt.connected.wait()

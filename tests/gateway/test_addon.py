@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import re
-from dataclasses import fields
 from pathlib import Path
 
 import yaml
 
 from naila_gateway.config import GatewayConfig
-from naila_gateway.http.settings import HTTP_ENV_NAMES
-from tests.server.test_addon_token import run_addon
+from naila_protocol.settings import env_names
+from tests.addon_script import run_addon
 
 ADDON = Path(__file__).parents[2] / "addons" / "naila_gateway"
 
 
 def test_options_are_gateway_environment_variables() -> None:
     config = yaml.safe_load((ADDON / "config.yaml").read_text())
-    env_names = {f.metadata["env"] for f in fields(GatewayConfig)} | HTTP_ENV_NAMES
-    assert {key.upper() for key in config["schema"]} <= env_names
+    names = set(env_names(GatewayConfig))
+    assert {key.upper() for key in config["schema"]} <= names
     assert set(config["options"]) <= set(config["schema"])
     assert {
         "MQTT_HOST",
@@ -78,3 +77,22 @@ def test_run_script_serves_the_page_behind_ingress_with_a_generated_token(tmp_pa
     settings = GatewayConfig.from_env(chosen)
     assert settings.http.port == 8099 and settings.http.token == "mine"
     assert settings.ice_addresses == ["eth0"]
+
+
+def test_run_script_environment_fills_the_settings(tmp_path: Path) -> None:
+    options = {"ai_server_host": "10.0.0.2", "audio_vad_mode": "silero", "webrtc_jitter_frames": 3}
+    mqtt = {"host": "core-mosquitto", "port": 1884, "username": "addons", "password": "pw"}
+    token = tmp_path / "audio_socket_token"
+    environ = run_addon(tmp_path, "naila_gateway", options, token, {"mqtt": mqtt})
+    config = GatewayConfig.from_env(environ)
+    assert (config.ai_server_host, config.vad_mode, config.jitter_frames) == (
+        "10.0.0.2",
+        "silero",
+        3,
+    )
+    assert (config.mqtt.host, config.mqtt.port, config.mqtt.password) == (
+        "core-mosquitto",
+        1884,
+        "pw",
+    )
+    assert config.ai_server_port == GatewayConfig().ai_server_port

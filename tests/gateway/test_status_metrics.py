@@ -8,6 +8,7 @@ import json
 import aiomqtt
 
 from naila_gateway import Gateway, GatewayConfig
+from naila_protocol.mqtt import MqttSettings
 from naila_protocol.topics import Topics
 from naila_sim import tone
 
@@ -21,7 +22,7 @@ async def next_json(client: aiomqtt.Client, within: float = 5.0) -> dict:
 
 async def test_status_online_retained_then_offline(mqtt_broker) -> None:
     config = GatewayConfig(
-        mqtt_host=mqtt_broker.host, mqtt_port=mqtt_broker.port, gateway_id="gw-test"
+        mqtt=MqttSettings(host=mqtt_broker.host, port=mqtt_broker.port), gateway_id="gw-test"
     )
     gateway = Gateway(config)
     await gateway.start()

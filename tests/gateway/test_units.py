@@ -116,7 +116,7 @@ def test_env_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     config = config_from_args(
         ["--mqtt-port", "1884", "--silence-frames", "20", "--vad-threshold", "0.7"]
     )
-    assert (config.mqtt_host, config.mqtt_port, config.silence_frames) == ("broker.lan", 1884, 20)
+    assert (config.mqtt.host, config.mqtt.port, config.silence_frames) == ("broker.lan", 1884, 20)
     assert config.vad_mode == "silero" and config.effective_vad_threshold == 0.7
     assert config.ice_servers == ["stun:a.lan:3478", "turn:b.lan"]
     assert GatewayConfig().effective_vad_threshold == 500 and GatewayConfig().ice_servers == []

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
-from naila_gateway.video import MotionGate, VideoConfig, VideoFrameSender, add_video_arguments
+from naila_gateway.video import MotionGate, VideoConfig, VideoFrameSender
 from naila_gateway.video.synthetic import SyntheticScene
 from naila_protocol.framing import encode_frame
+from naila_protocol.settings import SettingsParser
 
 from .conftest import decode_jpeg
 
@@ -59,9 +58,8 @@ def test_invalid_camera_ids_are_refused(camera_id: str) -> None:
 
 
 def parse(argv: list[str], env: dict[str, str]) -> VideoConfig:
-    parser = argparse.ArgumentParser()
-    add_video_arguments(parser, env)
-    return VideoConfig.from_namespace(parser.parse_args(argv))
+    config: VideoConfig = SettingsParser(VideoConfig).parse_settings(argv, env)
+    return config
 
 
 def test_config_defaults_env_and_flags() -> None:

@@ -16,6 +16,7 @@ from naila_gateway import Gateway, GatewayConfig
 from naila_gateway.video import VideoConfig
 from naila_gateway.video.synthetic import MOVING, STATIC, SyntheticCameraTrack, SyntheticScene
 from naila_protocol.framing import FrameKind
+from naila_protocol.mqtt import MqttSettings
 from naila_protocol.topics import QOS_RELIABLE, Topics
 from tests.conftest import Broker
 
@@ -73,8 +74,7 @@ async def test_camera_motion_reaches_the_ai_server_through_the_gateway(
     mqtt_broker: Broker, receiver: VideoReceiver, capabilities: list[str]
 ) -> None:
     config = GatewayConfig(
-        mqtt_host=mqtt_broker.host,
-        mqtt_port=mqtt_broker.port,
+        mqtt=MqttSettings(host=mqtt_broker.host, port=mqtt_broker.port),
         ai_server_port=receiver.port,
         video=VideoConfig(frame_skip=0, max_fps=0),
     )

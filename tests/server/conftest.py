@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -43,10 +44,12 @@ async def make_server(engines: Engines) -> AsyncIterator[ServerFactory]:
         context_provider: ContextProvider | None = None,
         **socket_fields: Any,
     ) -> NailaServer:
-        settings = settings or ServerSettings()
-        settings.wyoming_uri = "tcp://127.0.0.1:0"
-        settings.audio_socket = AudioSocketSettings(
-            host="127.0.0.1", port=0, limits=limits or ConnectionLimits(), **socket_fields
+        settings = replace(
+            settings or ServerSettings(),
+            wyoming_uri="tcp://127.0.0.1:0",
+            audio_socket=AudioSocketSettings(
+                host="127.0.0.1", port=0, limits=limits or ConnectionLimits(), **socket_fields
+            ),
         )
         server = NailaServer(settings, engines, context_provider=context_provider)
         await server.start()

@@ -1,16 +1,21 @@
-"""The server add-on: every option reaches the CLI, every flag the run script uses exists."""
+"""The server add-on: every option reaches a real setting; `vision: false` turns vision off."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
-from wyoming_bridge.cli import build_parser
+from naila_protocol.settings import env_names, load_settings
+from tests.addon_script import run_addon
+from wyoming_bridge.app import ServerSettings
 
 ADDONS = Path(__file__).parents[2] / "addons"
 ADDON = ADDONS / "naila_server"
+NOT_VARIABLES = {"allow", "mqtt_metrics"}
+"""Options run.sh maps by hand: a list joined with commas, and the MQTT service switch."""
 
 
 def test_options_schema_translations_and_build() -> None:
@@ -25,11 +30,56 @@ def test_options_schema_translations_and_build() -> None:
     assert yaml.safe_load((ADDONS / "repository.yaml").read_text())["name"]
 
 
-def test_run_script_maps_every_option_to_a_real_flag() -> None:
+def test_run_script_maps_every_option_to_a_real_variable() -> None:
     config = yaml.safe_load((ADDON / "config.yaml").read_text())
     script = (ADDON / "run.sh").read_text()
-    used = set(re.findall(r"bashio::config(?:\.has_value|\.true)? '(\w+)'", script))
-    assert used == set(config["schema"])
-    flags = set(re.findall(r"(--[a-z][a-z0-9-]+)", script))
-    known = {option for action in build_parser()._actions for option in action.option_strings}
-    assert flags <= known, flags - known
+    mapping = dict(re.findall(r"\[(\w+)\]=([A-Z0-9_]+)", script))
+    assert set(mapping) | NOT_VARIABLES == set(config["schema"])
+    assert set(mapping.values()) <= set(env_names(ServerSettings))
+
+
+def run_script(tmp_path: Path, options: dict, services: dict) -> dict[str, str]:
+    token = tmp_path / "audio_socket_token"
+    return run_addon(tmp_path, "naila_server", options, token, services)
+
+
+@pytest.mark.parametrize("vision", [False, True])
+def test_vision_option_turns_vision_on_and_off(tmp_path: Path, vision: bool) -> None:
+    options = yaml.safe_load((ADDON / "config.yaml").read_text())["options"]
+    environ = run_script(tmp_path, {**options, "vision": vision}, {})
+    settings = load_settings(ServerSettings, environ)
+    assert settings.vision.enabled is vision
+    assert settings.mqtt.host is None  # no MQTT service: MQTT off
+
+
+def test_options_and_mqtt_service_reach_the_settings(tmp_path: Path) -> None:
+    options = {
+        "log_level": "debug",
+        "stt_language": "de",
+        "llm_max_tokens": 99,
+        "system_prompt": "Be brief.",
+        "history_turns": 0,
+        "speculation": "stt",
+        "auth_token": "s3cret",
+        "allow": ["10.0.0.0/8", "192.168.1.5"],
+        "mqtt_metrics": True,
+        "vision": False,
+    }
+    mqtt = {"host": "core-mosquitto", "port": 1884, "username": "addons", "password": "pw"}
+    settings = load_settings(ServerSettings, run_script(tmp_path, options, {"mqtt": mqtt}))
+    assert (settings.log_level, settings.stt.language, settings.llm.max_tokens) == (
+        "debug",
+        "de",
+        99,
+    )
+    assert (settings.llm.system_prompt, settings.llm.history_turns) == ("Be brief.", 0)
+    assert settings.speculation.mode == "stt"
+    assert settings.audio_socket.limits.auth_token == "s3cret"
+    assert settings.audio_socket.allow == ["10.0.0.0/8", "192.168.1.5"]
+    assert (settings.mqtt.host, settings.mqtt.port, settings.mqtt.username) == (
+        "core-mosquitto",
+        1884,
+        "addons",
+    )
+    defaults = ServerSettings()
+    assert settings.stt.model == defaults.stt.model and settings.tts == defaults.tts

@@ -4,32 +4,13 @@ a stand-in for the Supervisor's `bashio` functions and for the final `exec`)."""
 
 from __future__ import annotations
 
-import os
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from naila_gateway.config import GatewayConfig
-
-ADDONS = Path(__file__).parents[2] / "addons"
-
-# bashio stand-in: option NAME is the environment variable OPT_NAME; `exec` records the
-# command and its environment instead of replacing the shell.
-BASHIO_SHIM = r"""
-bashio::config() { local v="OPT_$1"; printf '%s' "${!v-}"; }
-bashio::config.has_value() { local v="OPT_$1"; [ -n "${!v-}" ]; }
-bashio::config.true() { local v="OPT_$1"; [ "${!v-}" = true ]; }
-bashio::services.available() { return 1; }
-bashio::services() { :; }
-bashio::discovery() { return 0; }
-bashio::var.json() { echo '{}'; }
-bashio::log.info() { echo "INFO: $*" >&2; }
-bashio::log.warning() { echo "WARNING: $*" >&2; }
-bashio::exit.nok() { echo "FATAL: $*" >&2; builtin exit 1; }
-exec() { printf '%s\n' "$@" > "$EXEC_ARGS"; env > "$EXEC_ENV"; builtin exit 0; }
-"""
+from tests.addon_script import run_addon
 
 SERVER_OPTIONS = {
     "log_level": "info",
@@ -43,39 +24,6 @@ SERVER_OPTIONS = {
     "mqtt_metrics": "false",
     "vision": "false",
 }
-
-
-def run_addon(
-    tmp: Path,
-    addon: str,
-    options: dict[str, str],
-    token_file: Path,
-    extra_env: dict[str, str] | None = None,
-) -> dict[str, str]:
-    """Run `addons/<addon>/run.sh`; return the environment it would exec the program with."""
-    shim = tmp / "bashio.sh"
-    shim.write_text(BASHIO_SHIM)
-    exec_env, exec_args = tmp / f"{addon}.env", tmp / f"{addon}.args"
-    env = {
-        "PATH": os.environ["PATH"],
-        "EXEC_ENV": str(exec_env),
-        "EXEC_ARGS": str(exec_args),
-        "NAILA_TOKEN_FILE": str(token_file),
-        **{f"OPT_{key}": value for key, value in options.items()},
-        **(extra_env or {}),
-    }
-    script = ADDONS / addon / "run.sh"
-    done = subprocess.run(
-        ["bash", "-c", f'source "{shim}"; source "{script}"'],
-        env=env,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = exec_env.read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 def test_server_generates_the_token_once_and_the_gateway_reads_it(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from naila_protocol.framing import Frame, FrameKind
+from naila_protocol.mqtt import MqttSettings
 from naila_protocol.payloads import ConversationRequest
 from naila_protocol.topics import HA_STATUS_TOPIC, Topics
 from naila_protocol.vocab import ConversationMode
@@ -25,7 +26,6 @@ from tests.server.ha_responder import Reply, Responder, answer, handled, not_han
 from tests.server.test_audio_socket import send_paced, words_in
 from tests.server.wire import StreamedReply, connect, pcm_bytes, silence
 from wyoming_bridge.app import NailaServer, ServerSettings
-from wyoming_bridge.mqtt_status import MqttSettings
 from wyoming_bridge.routing.settings import DEFAULT_UNREACHABLE_SPEECH, RoutingSettings
 
 Speech = Callable[[str, int], np.ndarray]
@@ -53,7 +53,8 @@ async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
 
 async def start(make_server: ServerFactory, broker: Broker, timeout_s: float = 3.0) -> NailaServer:
     settings = ServerSettings(
-        mqtt=MqttSettings(host=broker.host, port=broker.port, prefix=PREFIX, server_id="rt"),
+        mqtt=MqttSettings(host=broker.host, port=broker.port, prefix=PREFIX),
+        server_id="rt",
         routing=RoutingSettings(ha_timeout_s=timeout_s),
     )
     server = await make_server(settings=settings)

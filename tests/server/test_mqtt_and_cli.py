@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from naila_protocol.framing import Frame, FrameKind
+from naila_protocol.mqtt import MqttSettings
 from tests.conftest import Broker
 from tests.server.conftest import ServerFactory
 from tests.server.wire import connect
 from wyoming_bridge.app import ServerSettings
-from wyoming_bridge.cli import build_parser
-from wyoming_bridge.mqtt_status import MqttSettings
+from wyoming_bridge.cli import parse_settings
 
 Speech = Callable[[str, int], np.ndarray]
 
@@ -34,8 +34,8 @@ async def next_json(messages: aiomqtt.client.MessagesIterator, topic: str) -> di
 async def test_status_and_metrics_published(
     make_server: ServerFactory, mqtt_broker: Broker, speech: Speech
 ) -> None:
-    mqtt = MqttSettings(host=mqtt_broker.host, port=mqtt_broker.port, prefix="t1", server_id="srv")
-    server = await make_server(settings=ServerSettings(mqtt=mqtt))
+    mqtt = MqttSettings(host=mqtt_broker.host, port=mqtt_broker.port, prefix="t1")
+    server = await make_server(settings=ServerSettings(mqtt=mqtt, server_id="srv"))
     assert server.mqtt is not None
     await asyncio.wait_for(server.mqtt.connected.wait(), 10)
     async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as client:
@@ -108,6 +108,6 @@ def test_malformed_environment_number_is_a_clear_cli_error(
 ) -> None:
     monkeypatch.setenv(variable, "lots")
     with pytest.raises(SystemExit) as exit_info:
-        build_parser().parse_args([])
+        parse_settings([])
     assert exit_info.value.code == 2
     assert f"argument {flag}: invalid int value: 'lots'" in capsys.readouterr().err

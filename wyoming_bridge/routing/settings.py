@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from naila_protocol.settings import setting
+
 DEFAULT_HA_TIMEOUT_S = 1.5
 """How long a final transcript waits for Home Assistant before the LLM answers.
 
@@ -19,9 +21,20 @@ DEFAULT_UNREACHABLE_SPEECH = "Sorry, I could not reach Home Assistant."
 class RoutingSettings:
     """How the AI server hands final transcripts to Home Assistant."""
 
-    enabled: bool = True
-    """False: every device is answered by the LLM (as if set to `naila_only`)."""
-    ha_timeout_s: float = DEFAULT_HA_TIMEOUT_S
+    enabled: bool = setting(
+        True,
+        env="HA_ROUTING",
+        flag="--ha-routing",
+        group="MQTT",
+        help="ask Home Assistant's agent first (--no-ha-routing: the LLM answers every device)",
+    )
+    ha_timeout_s: float = setting(
+        DEFAULT_HA_TIMEOUT_S,
+        env="HA_TIMEOUT",
+        flag="--ha-timeout",
+        group="MQTT",
+        help="seconds a final transcript waits for Home Assistant's agent before the LLM answers",
+    )
     unreachable_speech: str = DEFAULT_UNREACHABLE_SPEECH
     """Spoken to a device set to `ha_only` when HA did not answer or did not handle it."""
     language: str = "en"

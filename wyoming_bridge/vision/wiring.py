@@ -1,8 +1,7 @@
-"""Build the vision service from CLI flags and connect it to the server's engines."""
+"""Build the vision service from its settings and connect it to the server's engines."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 from typing import TYPE_CHECKING
@@ -12,7 +11,7 @@ import numpy as np
 from wyoming_bridge.llm import build_messages
 
 from .analysis import Analyzer, OcrReader
-from .config import VisionConfig, vision_config_from_args
+from .config import VisionConfig
 from .models import build_detector
 from .service import Answerer, Transcriber, VisionService
 from .store import MediaStore
@@ -72,22 +71,15 @@ def engine_answerer(llm: LlmEngine, runner: EngineRunner) -> Answerer:
     return answer
 
 
-def wire_vision(
-    args: argparse.Namespace,
-    engines: Engines | None,
-    *,
-    prefix: str = "naila",
-    server_id: str = "ai-1",
-) -> VisionService | None:
-    """The one call the server's main needs: None when `--no-vision`.
+def wire_vision(config: VisionConfig, engines: Engines | None) -> VisionService | None:
+    """The vision service on the server's engines; None when vision is off.
 
     Then: `asyncio.create_task(service.run(mqtt_host, mqtt_port, username=..., password=...))`,
     `Pipeline(..., context_provider=service.context_provider)` and
     `video_handler=service.video_frame_handler` for the audio socket.
     """
-    if not getattr(args, "vision", False):
+    if not config.enabled:
         return None
-    config = vision_config_from_args(args, prefix=prefix, server_id=server_id)
     return build_vision_service(
         config,
         transcriber=engine_transcriber(engines.stt, engines.stt_runner) if engines else None,
