@@ -14,8 +14,8 @@ from wyoming_bridge.app import ServerSettings
 
 ADDONS = Path(__file__).parents[2] / "addons"
 ADDON = ADDONS / "naila_server"
-NOT_VARIABLES = {"allow", "mqtt_metrics"}
-"""Options run.sh maps by hand: a list joined with commas, and the MQTT service switch."""
+NOT_VARIABLES = {"allow", "mqtt_metrics", "auth_token"}
+"""Options run.sh maps by hand: a list joined with commas, the MQTT service switch, the token."""
 
 
 def test_options_schema_translations_and_build() -> None:
