@@ -157,3 +157,16 @@ async def test_first_reply_frame_leaves_without_waiting_for_the_tick() -> None:
         await track.recv()
     track.stop()
     assert sorted(delays)[2] < 0.012  # not the ≈ 17 ms left of the tick
+
+
+def test_listening_settings_from_env_and_flags(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WAKE_WORD", "hey_jarvis")
+    config = config_from_args(["--listening-mode", "always", "--follow-up-seconds", "2"])
+    assert config.listening.listening_mode == "always"
+    assert (config.listening.wake_word, config.listening.follow_up_seconds) == ("hey_jarvis", 2.0)
+    monkeypatch.setenv("LISTENING_MODE", "psychic")
+    with pytest.raises(SystemExit):
+        config_from_args([])
+    assert "LISTENING_MODE" in capsys.readouterr().err
