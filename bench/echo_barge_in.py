@@ -36,6 +36,7 @@ from bench.speech import espeak_pcm, resample_pcm
 from naila_demo.speech import trim_silence
 from naila_gateway import Gateway, GatewayConfig, wait_for_session
 from naila_gateway.echo import EchoMode, EchoSettings
+from naila_protocol.mqtt import MqttSettings
 from naila_sim import SimDevice, SimDeviceConfig
 from naila_sim.echo import RoomEcho
 

@@ -170,3 +170,16 @@ def test_listening_settings_from_env_and_flags(
     with pytest.raises(SystemExit):
         config_from_args([])
     assert "LISTENING_MODE" in capsys.readouterr().err
+
+
+def test_end_of_turn_and_echo_settings_from_env_and_flags(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AUDIO_ECHO", "suppress")
+    monkeypatch.setenv("AUDIO_END_OF_TURN_MAX_SILENCE", "2.5")
+    config = config_from_args(["--end-of-turn", "semantic", "--audio-echo-onset-frames", "4"])
+    assert (config.end_of_turn.mode, config.end_of_turn.max_silence_s) == ("semantic", 2.5)
+    assert (config.echo.mode, config.echo.onset_frames) == ("suppress", 4)
+    with pytest.raises(SystemExit):
+        config_from_args(["--end-of-turn", "semantic", "--ai-server-protocol", "basic"])
+    assert "AUDIO_END_OF_TURN=semantic" in capsys.readouterr().err
