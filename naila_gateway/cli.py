@@ -18,5 +18,10 @@ def build_parser() -> SettingsParser:
 
 def config_from_args(argv: Sequence[str] | None = None) -> GatewayConfig:
     """Environment, then flags; validated. Exits with a usage error on bad values."""
-    config: GatewayConfig = build_parser().parse_settings(argv)
+    parser = build_parser()
+    config: GatewayConfig = parser.parse_settings(argv)
+    try:
+        config.validate()
+    except ValueError as err:
+        parser.error(str(err))
     return config

@@ -191,9 +191,6 @@ class GatewayConfig:
     http: HttpSettings = nested(HttpSettings)
     """Device page and WHIP signaling (HTTP_* variables, docs/gateway.md)."""
 
-    def __post_init__(self) -> None:
-        self.validate()
-
     @property
     def effective_vad_threshold(self) -> float:
         if self.vad_threshold is not None:

@@ -196,7 +196,7 @@ def from_environ(cls: type[Any], environ: Mapping[str, str] | None = None) -> di
         try:
             values[leaf.path] = leaf.convert(raw)
         except ValueError as err:
-            raise SettingError(f"{leaf.spec.env}: {err}") from None
+            raise SettingError(f"{leaf.spec.env}={raw}: {err}") from None
     return values
 
 

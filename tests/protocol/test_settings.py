@@ -65,11 +65,11 @@ def test_environment_fills_every_kind() -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("T_PORT", "lots", "T_PORT: invalid int value: 'lots'"),
-        ("T_PORT", "0", "T_PORT: '0' is outside 1..65535"),
-        ("T_ON", "maybe", "T_ON: invalid bool value: 'maybe'"),
-        ("T_MODE", "warp", "T_MODE: invalid choice: 'warp'"),
-        ("T_RATE", "fast", "T_RATE: invalid float value: 'fast'"),
+        ("T_PORT", "lots", "T_PORT=lots: invalid int value: 'lots'"),
+        ("T_PORT", "0", "T_PORT=0: '0' is outside 1..65535"),
+        ("T_ON", "maybe", "T_ON=maybe: invalid bool value: 'maybe'"),
+        ("T_MODE", "warp", "T_MODE=warp: invalid choice: 'warp'"),
+        ("T_RATE", "fast", "T_RATE=fast: invalid float value: 'fast'"),
     ],
 )
 def test_bad_environment_value_names_the_variable(variable: str, value: str, message: str) -> None:
