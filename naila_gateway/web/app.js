@@ -243,7 +243,7 @@ async function start() {
     $("stop").hidden = false;
     $("start").hidden = true;
     for (const id of ["mute", "camera", "ptt"]) $(id).disabled = false;
-    applyMode();
+    applyMode(false);
   } catch (error) {
     fail(error);
     await stop();
@@ -316,14 +316,14 @@ const savedMode = localStorage.getItem("naila.mode");
 if (savedMode) $("mode").value = savedMode;
 $("mode").addEventListener("change", () => {
   localStorage.setItem("naila.mode", $("mode").value);
-  applyMode();
+  applyMode(true);
 });
-async function applyMode() {
+async function applyMode(remember) {
   const mode = $("mode").value;
   const ptt = mode === "push_to_talk";
   $("ptt").hidden = !ptt;
   if (mic) mic.getAudioTracks()[0].enabled = !ptt && $("mute").getAttribute("aria-pressed") !== "true";
-  if (!device || !pc) return;
+  if (!remember || !device || !pc) return;  // at start the WHIP offer carries the mode
   try {
     await api(`api/devices/${encodeURIComponent(device.id)}/settings`, {
       method: "POST", headers: { "Content-Type": "application/json" },
@@ -331,17 +331,28 @@ async function applyMode() {
     });
   } catch (error) { fail(error); }
 }
-function talk(held) {
+let releaseTimer = null;
+async function talk(held) {
   if (!mic || $("mode").value !== "push_to_talk") return;
   $("ptt").classList.toggle("held", held);
-  mic.getAudioTracks()[0].enabled = held && $("mute").getAttribute("aria-pressed") !== "true";
-  api(`api/devices/${encodeURIComponent(device.id)}/command`, {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ command: held ? "talk_start" : "talk_end" }),
-  }).catch(() => { /* gateways without push-to-talk commands gate by the muted track alone */ });
+  clearTimeout(releaseTimer);
+  const track = mic.getAudioTracks()[0];
+  if (held) track.enabled = $("mute").getAttribute("aria-pressed") !== "true";
+  try {
+    await api(`api/devices/${encodeURIComponent(device.id)}/command`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ command: held ? "talk_start" : "talk_end" }),
+    });
+  } catch (error) { fail(error); }
+  // the gateway ends the utterance on the next frame after talk_end: keep sending a moment
+  if (!held) releaseTimer = setTimeout(() => { track.enabled = false; }, 500);
 }
-$("ptt").addEventListener("pointerdown", (event) => { event.preventDefault(); talk(true); });
-for (const name of ["pointerup", "pointercancel", "pointerleave"]) {
+$("ptt").addEventListener("pointerdown", (event) => {
+  event.preventDefault();
+  $("ptt").setPointerCapture(event.pointerId);  // a finger sliding off still holds the button
+  talk(true);
+});
+for (const name of ["pointerup", "pointercancel"]) {
   $("ptt").addEventListener(name, () => { if ($("ptt").classList.contains("held")) talk(false); });
 }
 
@@ -359,7 +370,7 @@ $("photo").addEventListener("submit", async (event) => {
     );
     const answer = await response.json();
     page.turns.push({ transcript: question, reply: answer.answer, photo: true });
-    addTurn(`📷 ${question}`, answer.answer, answer.spoken ? "" : "(not spoken: press Start to hear answers)");
+    addTurn(`Photo: ${question}`, answer.answer, answer.spoken ? "" : "(not spoken: press Start to hear answers)");
     say("");
   } catch (error) { fail(error); }
   if (page.state === "thinking") setState(pc ? "listening" : "off");

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -52,6 +53,15 @@ TEST_MICROPHONE = """
     if (constraints && constraints.video) return real(constraints);
     context = new AudioContext({ sampleRate: 48000 });
     destination = context.createMediaStreamDestination();
+    // a real microphone never goes digitally silent: -80 dBFS noise keeps frames flowing
+    const noise = context.createBuffer(1, 48000, 48000);
+    const samples = noise.getChannelData(0);
+    for (let i = 0; i < samples.length; i++) samples[i] = (Math.random() * 2 - 1) * 1e-4;
+    const floor = context.createBufferSource();
+    floor.buffer = noise;
+    floor.loop = true;
+    floor.connect(destination);
+    floor.start();
     return destination.stream;
   };
 })();
@@ -123,14 +133,19 @@ class BrowserPage:
         )
 
     async def wait(self, condition: str, within: float = 60.0) -> Any:
-        handle = await self.page.wait_for_function(condition, timeout=within * 1000, polling=50)
+        """The truthy value of `condition` (JS); fails with the page's state after `within` s."""
+        try:
+            handle = await self.page.wait_for_function(condition, timeout=within * 1000, polling=50)
+        except PlaywrightTimeout:
+            raise AssertionError(f"not within {within} s: {condition}\n{await self.state()}") from None
         return await handle.json_value()
 
     async def state(self) -> dict[str, Any]:
         return dict(
             await self.page.evaluate(
                 "({state: nailaPage.state, turns: nailaPage.turns, energy: nailaPage.replyEnergy,"
-                " events: nailaPage.events.map(e => e.event), errors: nailaPage.errors})"
+                " events: nailaPage.events.map(e => [e.event, e.code || e.state || e.reason || '']),"
+                " errors: nailaPage.errors})"
             )
         )
 

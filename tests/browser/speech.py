@@ -8,6 +8,7 @@ import wave
 
 from naila_sim import speak_text
 from naila_sim.mic import RATE
+from naila_sim.piper import piper_wav
 
 
 @functools.cache
@@ -21,3 +22,8 @@ def spoken_wav(text: str, voice: str = "en-us") -> bytes:
         wav.setframerate(RATE)
         wav.writeframes(samples.tobytes() + b"\0\0" * (RATE * 3 // 10))
     return out.getvalue()
+
+
+def piper_wav_bytes(text: str) -> bytes:
+    """`text` spoken by the packaged Piper voice (cached), as WAV bytes."""
+    return piper_wav(text).read_bytes()

@@ -28,7 +28,7 @@ async def test_webrtcbin_whip_client_is_transcribed(stack, shared_mqtt_broker, t
         shared_mqtt_broker.host, shared_mqtt_broker.port, f"{prefix}/devices/gst_whip/#"
     ) as mqtt:
         client = await asyncio.create_subprocess_exec(
-            SYSTEM_PYTHON, str(CLIENT), stack.page_url + "whip/gst_whip", str(wav),
+            SYSTEM_PYTHON, str(CLIENT), stack.page_url + "whip/gst_whip?listening_mode=always", str(wav),
             "--lead", "2", "--tail", "25",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.browser.speech import spoken_wav
+from tests.browser.speech import piper_wav_bytes, spoken_wav
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the stack is session-wide
 
@@ -90,7 +91,7 @@ async def test_push_to_talk_only_listens_while_held(open_page) -> None:
     await page.screenshot("push-to-talk")
     await page.say(spoken_wav(QUESTION))  # not held: the track is muted
     await asyncio.sleep(2.0)
-    assert "utterance" not in (await page.state())["events"]
+    assert not [e for e in (await page.state())["events"] if e[0] == "utterance"]
     box = await page.page.locator("#ptt").bounding_box()
     assert box is not None
     await page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -102,11 +103,12 @@ async def test_push_to_talk_only_listens_while_held(open_page) -> None:
     await page.wait("nailaPage.turns.length >= 1", within=120)
 
 
-async def test_camera_and_mute_toggle(open_page) -> None:
+async def test_camera_and_mute_toggle(open_page, stack) -> None:
     page = await open_page("Camera")
     await page.start()
     await page.page.click("#camera")
     await page.page.wait_for_selector("#preview:not([hidden])")
+    await asyncio.sleep(2.0)  # video flows to the gateway's motion gating
     await page.screenshot("camera-on")
     await page.page.click("#mute")
     assert await page.page.get_attribute("#mute", "aria-pressed") == "true"
@@ -114,3 +116,27 @@ async def test_camera_and_mute_toggle(open_page) -> None:
     await page.page.click("#camera")
     await page.page.wait_for_selector("#preview", state="hidden")
     await page.screenshot("camera-off-muted")
+    await page.page.click("#stop")
+    log = stack.settings.out_dir / "logs" / "gateway.log"
+    pattern = re.compile(rf"\[{re.escape(page.device_id)}\] video stopped: .*'frames_seen': (\d+)")
+    for _ in range(100):
+        found = pattern.search(log.read_text())
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    assert found is not None and int(found.group(1)) > 10, "the gateway saw no camera frames"
+
+
+async def test_wake_word_mode_ignores_speech_without_it_and_answers_with_it(open_page) -> None:
+    page = await open_page("Wake word", mode="wake_word")
+    await page.start()
+    await page.say(piper_wav_bytes("What is the capital of France?"))
+    await asyncio.sleep(3.0)
+    assert not [e for e in (await page.state())["events"] if e[0] == "utterance"]
+    await page.screenshot("wake-word-waiting")
+    await page.say(piper_wav_bytes("Okay Nabu what is the capital of France?"))
+    wake = await page.wait("nailaPage.events.find(e => e.event === 'wake')", within=30)
+    assert wake["model"] == "okay_nabu"
+    turn = await page.wait("nailaPage.turns.length >= 1 && nailaPage.turns[0]", within=120)
+    assert "capital" in turn["transcript"].lower()
+    await page.screenshot("wake-word-answered")
