@@ -137,7 +137,9 @@ class BrowserPage:
         try:
             handle = await self.page.wait_for_function(condition, timeout=within * 1000, polling=50)
         except PlaywrightTimeout:
-            raise AssertionError(f"not within {within} s: {condition}\n{await self.state()}") from None
+            raise AssertionError(
+                f"not within {within} s: {condition}\n{await self.state()}"
+            ) from None
         return await handle.json_value()
 
     async def state(self) -> dict[str, Any]:
