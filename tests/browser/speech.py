@@ -8,7 +8,7 @@ import wave
 
 from naila_sim import speak_text
 from naila_sim.mic import RATE
-from naila_sim.piper import piper_wav
+from naila_sim.piper import piper_wavs
 
 
 @functools.cache
@@ -26,4 +26,5 @@ def spoken_wav(text: str, voice: str = "en-us") -> bytes:
 
 def piper_wav_bytes(text: str) -> bytes:
     """`text` spoken by the packaged Piper voice (cached), as WAV bytes."""
-    return piper_wav(text).read_bytes()
+    (path,) = piper_wavs([(text, 1.0)])
+    return path.read_bytes()
