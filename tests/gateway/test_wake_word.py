@@ -132,3 +132,28 @@ async def test_barge_in_needs_the_wake_word_and_follow_up_needs_none(
     follow_up = await device.turn(piper_speech("And the hallway too."))
     assert follow_up.event is not None
     assert not [e for e in device.events[since:] if e["event"] == "wake"]
+
+
+@pytest.mark.slow
+async def test_real_server_hears_the_command_not_the_wake_word(
+    make_gateway, make_device, one_breath
+) -> None:
+    from tests.conftest import free_port  # noqa: PLC0415
+    from tests.gateway.test_real_server import ServerProcess  # noqa: PLC0415
+
+    server = ServerProcess(free_port())
+    await asyncio.to_thread(server.start)
+    try:
+        gateway = await make_gateway(ai_server_port=server.port, reply_timeout=30.0)
+        device = await make_device("lounge", **WAKE)
+        await device.wait_connected()
+        await asyncio.wait_for(gateway.server.wait_connected(), 10)
+
+        turn = await device.turn(one_breath, within=90)
+
+        assert turn.event is not None
+        transcript = turn.event["transcript"].lower()
+        assert "light" in transcript, transcript
+        assert "nabu" not in transcript and "okay" not in transcript, transcript
+    finally:
+        server.kill()
