@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     mqtt.add_argument("--mqtt-username")
     mqtt.add_argument("--mqtt-password")
     mqtt.add_argument("--mqtt-prefix", default=DEFAULT_PREFIX)
+    mqtt.add_argument("--mqtt-tls-ca-file", help="CA certificate of --mqtt-host (turns TLS on)")
+    mqtt.add_argument("--mqtt-tls-cert-file", help="client certificate (PEM)")
+    mqtt.add_argument("--mqtt-tls-key-file", help="client certificate key (PEM)")
     procs = parser.add_argument_group("processes")
     procs.add_argument(
         "--server-start-timeout",
@@ -148,6 +151,9 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
         mqtt_username=args.mqtt_username,
         mqtt_password=args.mqtt_password,
         prefix=args.mqtt_prefix,
+        mqtt_tls_ca_file=args.mqtt_tls_ca_file,
+        mqtt_tls_cert_file=args.mqtt_tls_cert_file,
+        mqtt_tls_key_file=args.mqtt_tls_key_file,
         log_level=args.log_level.upper(),
         server_start_s=args.server_start_timeout,
         server_args=args.server_arg,

@@ -18,6 +18,7 @@ import aiomqtt
 from naila_demo.broker import EmbeddedBroker
 from naila_demo.children import ChildProcess, free_port
 from naila_demo.service import AsyncService
+from naila_protocol.mqtt import MqttSettings
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
 from naila_sim import SimDeviceConfig
 
@@ -35,6 +36,10 @@ class StackSettings:
     """Port of an existing broker; the embedded one always takes a free port."""
     mqtt_username: str | None = None
     mqtt_password: str | None = None
+    mqtt_tls_ca_file: str | None = None
+    """CA certificate (PEM) of an existing broker: TLS for every part of the demo."""
+    mqtt_tls_cert_file: str | None = None
+    mqtt_tls_key_file: str | None = None
     prefix: str = DEFAULT_PREFIX
     log_level: str = "INFO"
     server_start_s: float = 240.0
@@ -77,6 +82,9 @@ class DemoStack(AsyncService):
             mqtt_username=self.settings.mqtt_username,
             mqtt_password=self.settings.mqtt_password,
             prefix=self.settings.prefix,
+            mqtt_tls_ca_file=self.settings.mqtt_tls_ca_file,
+            mqtt_tls_cert_file=self.settings.mqtt_tls_cert_file,
+            mqtt_tls_key_file=self.settings.mqtt_tls_key_file,
         )
 
     async def start(self) -> None:
@@ -92,6 +100,15 @@ class DemoStack(AsyncService):
             "MQTT_PREFIX": s.prefix,
             **({"MQTT_USERNAME": s.mqtt_username} if s.mqtt_username else {}),
             **({"MQTT_PASSWORD": s.mqtt_password} if s.mqtt_password else {}),
+            **{
+                name: value
+                for name, value in (
+                    ("MQTT_TLS_CA_FILE", s.mqtt_tls_ca_file),
+                    ("MQTT_TLS_CERT_FILE", s.mqtt_tls_cert_file),
+                    ("MQTT_TLS_KEY_FILE", s.mqtt_tls_key_file),
+                )
+                if value
+            },
             "LOG_LEVEL": s.log_level,
         }
         server_args = list(s.server_args)
@@ -168,6 +185,11 @@ class DemoStack(AsyncService):
             username=self.settings.mqtt_username,
             password=self.settings.mqtt_password,
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            tls_context=MqttSettings(
+                tls_ca_file=self.settings.mqtt_tls_ca_file,
+                tls_cert_file=self.settings.mqtt_tls_cert_file,
+                tls_key_file=self.settings.mqtt_tls_key_file,
+            ).ssl_context(),
         ) as client:
             await client.subscribe(topics.gateway_status, qos=QOS_RELIABLE)
             await client.subscribe(topics.gateway_metrics, qos=QOS_RELIABLE)

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     mqtt.add_argument("--mqtt-username")
     mqtt.add_argument("--mqtt-password")
     mqtt.add_argument("--mqtt-prefix", default=DEFAULT_PREFIX)
+    mqtt.add_argument("--mqtt-tls-ca-file", help="CA certificate of the broker (turns TLS on)")
+    mqtt.add_argument("--mqtt-tls-cert-file", help="client certificate (PEM)")
+    mqtt.add_argument("--mqtt-tls-key-file", help="client certificate key (PEM)")
     speech = parser.add_argument_group("what to say (one turn per source, in order)")
     speech.add_argument("--wav", action="append", default=[], help="16-bit WAV file")
     speech.add_argument("--pcm", action="append", default=[], help="raw int16 mono PCM file")
@@ -89,6 +92,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
         mqtt_username=args.mqtt_username,
         mqtt_password=args.mqtt_password,
         prefix=args.mqtt_prefix,
+        mqtt_tls_ca_file=args.mqtt_tls_ca_file,
+        mqtt_tls_cert_file=args.mqtt_tls_cert_file,
+        mqtt_tls_key_file=args.mqtt_tls_key_file,
         capabilities=[c.strip() for c in args.capabilities.split(",") if c.strip()],
         loopback=args.loopback,
         listening_mode=args.listening_mode,

@@ -21,6 +21,7 @@ import aiomqtt
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from naila_protocol.mqtt import MqttSettings
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
 from naila_protocol.vocab import ListeningMode, WakeWord
 from naila_sim.echo import EchoPath, RoomEcho
@@ -39,6 +40,10 @@ class SimDeviceConfig:
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     prefix: str = DEFAULT_PREFIX
+    mqtt_tls_ca_file: str | None = None
+    """CA certificate (PEM) of the broker: turns TLS on."""
+    mqtt_tls_cert_file: str | None = None
+    mqtt_tls_key_file: str | None = None
     capabilities: list[str] = field(default_factory=lambda: ["audio", "speaker"])
     firmware_version: str = "naila-sim-0.1"
     loopback: bool = False
@@ -176,6 +181,11 @@ class SimDevice:
             qos=1,
             retain=True,
         )
+        tls = MqttSettings(
+            tls_ca_file=self.config.mqtt_tls_ca_file,
+            tls_cert_file=self.config.mqtt_tls_cert_file,
+            tls_key_file=self.config.mqtt_tls_key_file,
+        ).ssl_context()
         while True:
             try:
                 async with aiomqtt.Client(
@@ -186,6 +196,7 @@ class SimDevice:
                     will=will,
                     keepalive=30,
                     socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+                    tls_context=tls,
                 ) as client:
                     for leaf in ("signaling/offer", "signaling/ice", "events"):
                         await client.subscribe(

@@ -51,7 +51,14 @@ async def main(argv: list[str] | None = None) -> int:
 
         mqtt = settings.mqtt
         vision_task = asyncio.create_task(
-            run_vision(vision, mqtt.host or "", mqtt.port, mqtt.username, mqtt.password)
+            run_vision(
+                vision,
+                mqtt.host or "",
+                mqtt.port,
+                mqtt.username,
+                mqtt.password,
+                tls_context=mqtt.ssl_context(),
+            )
         )
     try:
         await server.serve_forever()

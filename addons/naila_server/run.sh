@@ -16,6 +16,9 @@ declare -A variables=(
   [tts_voice]=TTS_VOICE
   [speculation]=SPECULATION
   [vision]=VISION_ENABLED
+  [mqtt_tls_ca_file]=MQTT_TLS_CA_FILE
+  [mqtt_tls_cert_file]=MQTT_TLS_CERT_FILE
+  [mqtt_tls_key_file]=MQTT_TLS_KEY_FILE
 )
 for option in "${!variables[@]}"; do
   if bashio::config.has_value "${option}"; then

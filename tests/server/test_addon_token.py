@@ -66,3 +66,11 @@ def test_gateway_without_any_token_still_starts(tmp_path: Path, present: bool) -
         token_file.write_text("")
     gateway = run_addon(tmp_path, "naila_gateway", {"ai_server_host": "10.0.0.5"}, token_file)
     assert "AI_SERVER_TOKEN" not in gateway
+
+
+def test_server_mqtt_tls_options_reach_the_environment(tmp_path: Path) -> None:
+    files = {"mqtt_tls_ca_file": "/ssl/ca.pem", "mqtt_tls_cert_file": "/ssl/naila.pem",
+             "mqtt_tls_key_file": "/ssl/naila.key"}  # fmt: skip
+    env = run_addon(tmp_path, "naila_server", {**SERVER_OPTIONS, **files}, tmp_path / "token")
+    for option, path in files.items():
+        assert env[option.upper()] == path

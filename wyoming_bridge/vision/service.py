@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import socket
+import ssl
 import time
 import uuid
 from collections import deque
@@ -100,6 +101,7 @@ class VisionService:
         username: str | None = None,
         password: str | None = None,
         reconnect_delay: float = 2.0,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         """Connect, subscribe and serve until cancelled; reconnects when the broker goes away."""
         identifier = f"naila-vision-{self.config.server_id}-{uuid.uuid4().hex[:6]}"
@@ -115,6 +117,7 @@ class VisionService:
                     identifier=identifier,
                     protocol=aiomqtt.ProtocolVersion.V5,
                     socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+                    tls_context=tls_context,
                 ) as client:
                     self._client = client
                     for topic in self.subscriptions:

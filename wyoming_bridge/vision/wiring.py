@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -88,11 +89,17 @@ def wire_vision(config: VisionConfig, engines: Engines | None) -> VisionService 
 
 
 async def run_vision(
-    service: VisionService, host: str, port: int, username: str | None, password: str | None
+    service: VisionService,
+    host: str,
+    port: int,
+    username: str | None,
+    password: str | None,
+    *,
+    tls_context: ssl.SSLContext | None = None,
 ) -> None:
     """Serve until cancelled, then release the analyzer and store."""
     try:
-        await service.run(host, port, username=username, password=password)
+        await service.run(host, port, username=username, password=password, tls_context=tls_context)
     finally:
         await service.close()
         service.analyzer.close()
