@@ -61,6 +61,8 @@ class Recovery:
     """Kill -> the next `reply` event seen on MQTT."""
     session_after_s: float | None = None
     """Gateway fault: kill -> the device's WebRTC session with the new gateway is up."""
+    baseline_s: float | None = None
+    """End of speech -> first reply audio of a normal turn just before the fault (same run)."""
     attempts: list[str] = field(default_factory=list)
     other_device: str = ""
 
@@ -151,6 +153,8 @@ async def one_fault(
     limit_s: float,
 ) -> Recovery:
     """Kill at the end of an utterance, while the server works on it; then talk until answered."""
+    (normal,) = await speak_and_wait(device, pcm(utterances[4]), within_s=TURN_WITHIN_S)
+    baseline_s = normal.first_audio_ms / 1000 if normal.first_audio_ms is not None else None
     since = len(device.events)
     speech_end = await device.say(pcm(utterances[0]))
     mark = device.recorder.mark()
@@ -164,6 +168,7 @@ async def one_fault(
     )
     gone = fault == "gateway" and in_flight.outcome == "lost"
     recovery = Recovery(fault, "gone with the gateway" if gone else in_flight.outcome)
+    recovery.baseline_s = baseline_s
     if in_flight.answered and in_flight.heard_at is not None:
         recovery.answered_after_s = in_flight.heard_at - killed_at
         await wait_reply_end(device, in_flight, TURN_WITHIN_S)
@@ -233,16 +238,17 @@ def fmt(value: float | None) -> str:
 def report(recoveries: list[Recovery]) -> int:
     print()
     print("seconds from the kill to: the next answered utterance (reply heard), the next reply")
-    print("event on MQTT, the new WebRTC session (gateway only)")
+    print("event on MQTT, the new WebRTC session (gateway only); normal = end of speech -> first")
+    print("reply audio of a turn just before the fault (the same machine load)")
     print(
         f"{'fault':8} {'turn in flight':22} {'answered':>9} {'event':>9} {'session':>9} "
-        f"{'other device':>20}"
+        f"{'normal':>9} {'other device':>20}"
     )
     for r in recoveries:
         session = fmt(r.session_after_s) if r.fault == "gateway" else "-"
         print(
             f"{r.fault:8} {r.in_flight:22} {fmt(r.answered_after_s):>9} "
-            f"{fmt(r.event_after_s):>9} {session:>9} {r.other_device:>20}"
+            f"{fmt(r.event_after_s):>9} {session:>9} {fmt(r.baseline_s):>9} {r.other_device:>20}"
         )
     ok = True
     for fault in FAULTS:

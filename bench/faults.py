@@ -20,15 +20,14 @@ from typing import Any
 import numpy as np
 import psutil
 
-from bench.gateway_procs import MOSQUITTO
+from bench.gateway_procs import MOSQUITTO, REPO
 from naila_demo.children import ChildProcess, free_port
 from naila_protocol.mqtt import Incoming, MqttLink, MqttSettings, unique_client_id
 from naila_protocol.topics import QOS_RELIABLE, Topics
 from naila_sim import SimDevice
 
 NETNS_ENV = "NAILA_BENCH_NETNS"
-ICE_TEST_ADDRESS = "198.18.0.1/32"
-"""A test address on lo inside the namespace: aioice skips 127.0.0.1 but gathers this one."""
+IN_NETNS = REPO / "scripts" / "in-netns"
 FAILURE_EVENTS = ("server_unavailable", "reply_timeout", "error")
 EVENT_AUDIO_GRACE_S = 5.0
 """How long reply audio may trail the gateway's `reply` event before the turn counts as
@@ -38,13 +37,11 @@ END_OF_REPLY_FRAMES = 40
 
 
 def run_in_private_network(module: str, argv: Sequence[str]) -> int | None:
-    """Re-run `python -m module argv` inside `unshare -n` (loopback only) and return its exit
-    code; inside the namespace, bring lo up with the ICE test address and return None."""
+    """Re-run `python -m module argv` in a private network namespace (scripts/in-netns) and
+    return its exit code; inside the namespace, return None."""
     if os.environ.get(NETNS_ENV) == "1":
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-        subprocess.run(["ip", "addr", "add", ICE_TEST_ADDRESS, "dev", "lo"], check=True)
         return None
-    command = ["unshare", "-n", "--", sys.executable, "-m", module, *argv]
+    command = [str(IN_NETNS), sys.executable, "-m", module, *argv]
     child = subprocess.Popen(command, env={**os.environ, NETNS_ENV: "1"})
 
     def forward(signum: int, _frame: object) -> None:
