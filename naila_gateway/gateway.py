@@ -455,9 +455,11 @@ class Gateway:
 
     # publishing -----------------------------------------------------------------------
     def publish_event(self, device_id: str, event: str, **fields: Any) -> None:
-        """`devices/{id}/events` (QoS 1, not retained)."""
+        """`devices/{id}/events` (QoS 1, not retained; held across a broker outage)."""
         payload = device_event(event, device_id, **fields)
-        self.mqtt.publish(self.topics.device_events(device_id), payload, qos=QOS_RELIABLE)
+        self.mqtt.publish(
+            self.topics.device_events(device_id), payload, qos=QOS_RELIABLE, hold=True
+        )
         for tap in self.event_taps:
             tap(device_id, payload)
 

@@ -15,6 +15,7 @@ import random
 import socket
 import ssl
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ _LOGGER = logging.getLogger(__name__)
 
 TCP_NODELAY_OPTION = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 DEFAULT_MQTT_PORT = 1883
+HELD_LIMIT = 256
+"""Messages kept for after a reconnect (publish(..., hold=True)); device events fit easily."""
 
 
 _GROUP = "MQTT"
@@ -144,6 +147,8 @@ class MqttLink:
         self._tls_context = settings.ssl_context()
         self._client: aiomqtt.Client | None = None
         self._publishes: set[asyncio.Task[None]] = set()
+        self._held: deque[tuple[str, bytes, int, bool]] = deque()
+        """Messages published with hold=True while the broker was unreachable, oldest first."""
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.disconnected = asyncio.Event()
@@ -207,6 +212,7 @@ class MqttLink:
                         )
                     for topic, qos in self.subscriptions:
                         await client.subscribe(topic, qos=qos)
+                    await self._publish_held(client)
                     self.connections += 1
                     self.disconnected.clear()
                     self.connected.set()
@@ -245,22 +251,46 @@ class MqttLink:
             _LOGGER.exception("MQTT message handler failed for %s", message.topic)
 
     # publishing -----------------------------------------------------------------------
-    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+    def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, hold: bool = False
+    ) -> None:
+        """Fire and forget. While the broker is unreachable the message is dropped, or with
+        `hold` kept (at most HELD_LIMIT, oldest dropped first) and sent after the reconnect."""
+        message = (topic, payload, qos, retain)
         client = self._client
         if client is None:
-            _LOGGER.debug("MQTT down: dropped message to %s", topic)
+            if hold:
+                self._hold(message)
+            else:
+                _LOGGER.debug("MQTT down: dropped message to %s", topic)
             return
-        task = asyncio.create_task(self._publish(client, topic, payload, qos, retain))
+        task = asyncio.create_task(self._publish(client, message, hold))
         self._publishes.add(task)
         task.add_done_callback(self._publishes.discard)
 
     async def _publish(
-        self, client: aiomqtt.Client, topic: str, payload: bytes, qos: int, retain: bool
+        self, client: aiomqtt.Client, message: tuple[str, bytes, int, bool], hold: bool
     ) -> None:
+        topic, payload, qos, retain = message
         try:
             await client.publish(topic, payload, qos=qos, retain=retain)
         except aiomqtt.MqttError as err:
             _LOGGER.debug("MQTT publish to %s failed: %s", topic, err)
+            if hold:
+                self._hold(message)
+
+    def _hold(self, message: tuple[str, bytes, int, bool]) -> None:
+        if len(self._held) >= HELD_LIMIT:
+            dropped = self._held.popleft()
+            _LOGGER.warning("MQTT down: too many held messages, dropped one to %s", dropped[0])
+        self._held.append(message)
+
+    async def _publish_held(self, client: aiomqtt.Client) -> None:
+        """Send what was held while the broker was away, in order (before anything new)."""
+        while self._held:
+            topic, payload, qos, retain = self._held[0]
+            await client.publish(topic, payload, qos=qos, retain=retain)
+            self._held.popleft()
 
     async def publish_and_wait(
         self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
