@@ -11,7 +11,7 @@ from naila_gateway import wait_for_session
 from naila_gateway.listening import ListeningSettings
 from naila_protocol.framing import FrameKind
 from naila_protocol.vocab import ListeningMode, WakeWord
-from naila_sim import tone
+from naila_sim import speak_text, tone
 from naila_sim.piper import piper_speech, wake_phrase
 
 RATE = 48000
@@ -53,6 +53,17 @@ async def test_one_breath_command_is_the_utterance(
     spoken = seconds(one_breath)
     # one utterance: the command with a short pre-roll and the 300 ms hang-over; not the word
     assert 0.7 < sent < spoken + 0.3 - 0.4, (sent, spoken)
+
+
+async def test_an_espeak_voice_wakes_it_too(make_gateway, make_device, reply_server) -> None:
+    await make_gateway(ai_server_port=reply_server.port)
+    device = await make_device("porch", **WAKE)
+    await device.wait_connected()
+
+    turn = await device.turn(speak_text("Okay Nabu, lock the front door.", voice="en-gb-x-rp"))
+
+    assert (await device.wait_event("wake"))["model"] == "okay_nabu"
+    assert turn.event is not None
 
 
 async def test_speech_without_the_wake_word_is_not_sent(
