@@ -1,8 +1,8 @@
 """The one MQTT link of every NAILA process: settings, TLS/auth, backoff, status + last will.
 
 Gateway, AI server and simulated device each hold one `MqttLink`: one broker connection per
-process, a client id unique per instance, TCP_NODELAY, the retained status published on every
-(re)connect before subscribing, exponential backoff with jitter, and messages handed to one
+process, a client id unique per instance, TCP_NODELAY, the subscriptions and then the retained
+status on every (re)connect (whoever reacts to the status finds us listening), exponential backoff with jitter, and messages handed to one
 callback in arrival order.
 """
 
@@ -115,7 +115,7 @@ class LinkStatus:
 
 
 class MqttLink:
-    """Keeps one aiomqtt client connected; on every (re)connect: status, then subscriptions.
+    """Keeps one aiomqtt client connected; on every (re)connect: subscriptions, then status.
 
     `on_message` is called synchronously for each message in arrival order; it must not block.
     `publish()` is fire-and-forget and drops messages while disconnected. Own the link with
@@ -130,6 +130,7 @@ class MqttLink:
         on_message: Callable[[Incoming], None],
         subscriptions: Iterable[tuple[str, int]] = (),
         status: LinkStatus | None = None,
+        on_state: Callable[[bool], None] | None = None,
         mqtt5: bool = False,
         backoff_initial: float = 0.25,
         backoff_max: float = 2.0,
@@ -142,6 +143,7 @@ class MqttLink:
         self.subscriptions = list(subscriptions)
         self.mqtt5 = mqtt5
         self._on_message = on_message
+        self._on_state = on_state
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self._tls_context = settings.ssl_context()
@@ -206,16 +208,17 @@ class MqttLink:
             try:
                 async with self._make_client() as client:
                     self._client = client
+                    for topic, qos in list(self.subscriptions):
+                        await client.subscribe(topic, qos=qos)
                     if self.status is not None:
                         await client.publish(
                             self.status.topic, self.status.online_payload(), qos=1, retain=True
                         )
-                    for topic, qos in self.subscriptions:
-                        await client.subscribe(topic, qos=qos)
                     await self._publish_held(client)
                     self.connections += 1
                     self.disconnected.clear()
                     self.connected.set()
+                    self._state(True)
                     delay = self.backoff_initial
                     _LOGGER.info(
                         "MQTT connected to %s:%d as %s",
@@ -237,10 +240,40 @@ class MqttLink:
                     )
             finally:
                 self._client = None
+                if self.connected.is_set():
+                    self._state(False)
                 self.connected.clear()
                 self.disconnected.set()
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.backoff_max)
+
+    def _state(self, up: bool) -> None:
+        if self._on_state is not None:
+            try:
+                self._on_state(up)
+            except Exception:
+                _LOGGER.exception("MQTT state handler failed")
+
+    # subscriptions --------------------------------------------------------------------
+    async def subscribe(self, topic: str, qos: int = 1) -> None:
+        """Subscribe now (if connected) and again after every reconnect."""
+        if (topic, qos) not in self.subscriptions:
+            self.subscriptions.append((topic, qos))
+        client = self._client
+        if client is not None:
+            try:
+                await client.subscribe(topic, qos=qos)
+            except aiomqtt.MqttError as err:
+                _LOGGER.debug("MQTT subscribe to %s failed: %s", topic, err)
+
+    async def unsubscribe(self, topic: str) -> None:
+        self.subscriptions = [item for item in self.subscriptions if item[0] != topic]
+        client = self._client
+        if client is not None:
+            try:
+                await client.unsubscribe(topic)
+            except aiomqtt.MqttError as err:
+                _LOGGER.debug("MQTT unsubscribe from %s failed: %s", topic, err)
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
         raw = message.payload

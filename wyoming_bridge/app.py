@@ -1,102 +1,61 @@
-"""Assemble and run the AI server: engines, pipeline, audio socket, Wyoming, MQTT."""
+"""Assemble and run the AI server: engines, pipeline, vision, routing, audio socket, Wyoming, MQTT."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, replace
 from functools import partial
+from importlib.metadata import version
 from typing import Any
 
 from wyoming.server import AsyncServer, AsyncTcpServer
 
-from naila_protocol.mqtt import MqttSettings
-from naila_protocol.settings import nested, setting
-from naila_protocol.topics import DEFAULT_SERVER_ID, Topics
+from naila_protocol.mqtt import Incoming
+from naila_protocol.topics import Topics
 
-from .audio_socket import AudioSocketServer, AudioSocketSettings
-from .engines import Engines, RunnerSettings, load_engines
+from .audio_socket import AudioSocketServer
+from .engines import Engines, load_engines
 from .gateway_connection import VideoHandler
-from .llm import LlmSettings
 from .mqtt_status import MqttStatus
-from .pipeline import ContextProvider, Pipeline, PipelineSettings, RequestInfo
+from .pipeline import ContextProvider, Pipeline, RequestInfo
 from .routing.router import HaRouter
-from .routing.settings import RoutingSettings
-from .speculative import SpeculationSettings
-from .stt import SttSettings
-from .tts import TtsSettings
-from .turn_detector import TurnDetector, TurnSettings
-from .vision.config import VisionConfig
+from .settings import DEFAULT_WYOMING_URI, ServerSettings
+from .turn_detector import TurnDetector
+from .vision.service import VisionService
 from .wyoming_handler import NailaEventHandler
 from .wyoming_info import build_info
+from .wyoming_zeroconf import WyomingAnnouncement
+
+__all__ = ["DEFAULT_WYOMING_URI", "NailaServer", "ServerSettings"]
 
 _LOGGER = logging.getLogger(__name__)
-
-DEFAULT_WYOMING_URI = "tcp://0.0.0.0:10300"
-ZEROCONF_NAME = "naila"
-"""Name announced by `--zeroconf` without a value."""
-_WYOMING, _MQTT = "Wyoming (Home Assistant)", "MQTT"
+WYOMING_VERSIONS = ("1.",)
+"""wyoming releases whose AsyncTcpServer keeps its asyncio.Server in `_server` (`bound_port`,
+pinned by tests/server/test_wyoming.py)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    """The AI server's settings tree; defaults run the packaged models."""
+def bound_port(server: AsyncTcpServer) -> int:
+    """The port a started Wyoming TCP server listens on (its URI may say 0).
 
-    audio_socket: AudioSocketSettings = nested(AudioSocketSettings)
-    speculation: SpeculationSettings = nested(SpeculationSettings)
-    turn: TurnSettings = nested(TurnSettings)
-    wyoming: bool = setting(
-        True, env="WYOMING_ENABLED", flag="--wyoming", group=_WYOMING, help="run the Wyoming server"
-    )
-    wyoming_uri: str | None = setting(
-        DEFAULT_WYOMING_URI,
-        env="WYOMING_URI",
-        flag="--uri",
-        group=_WYOMING,
-        help="tcp://HOST:PORT or unix://PATH (none = no Wyoming server)",
-    )
-    zeroconf: str | None = setting(
-        None,
-        env="WYOMING_ZEROCONF",
-        flag="--zeroconf",
-        const=ZEROCONF_NAME,
-        group=_WYOMING,
-        help=f"announce the Wyoming server over mDNS under this name ({ZEROCONF_NAME} if none given)",
-    )
-    mqtt: MqttSettings = nested(MqttSettings, host=None)
-    """MQTT is optional on the server: no host, no status, metrics or vision."""
-    server_id: str = setting(
-        DEFAULT_SERVER_ID,
-        env="SERVER_ID",
-        group=_MQTT,
-        help="id of this server in {prefix}/server/... topics",
-    )
-    stt: SttSettings = nested(SttSettings)
-    llm: LlmSettings = nested(LlmSettings)
-    tts: TtsSettings = nested(TtsSettings)
-    pipeline: PipelineSettings = nested(PipelineSettings)
-    runners: RunnerSettings = nested(RunnerSettings)
-    vision: VisionConfig = nested(VisionConfig)
-    routing: RoutingSettings = nested(RoutingSettings)
-    """Home Assistant first for device utterances (needs MQTT and the NAILA integration)."""
-    log_level: str = setting(
-        "INFO", env="LOG_LEVEL", group="logging", help="DEBUG, INFO, WARNING, ..."
-    )
-
-    @property
-    def wyoming_address(self) -> str | None:
-        """Where the Wyoming server listens; None when it is off."""
-        return self.wyoming_uri if self.wyoming else None
-
-    @property
-    def vision_config(self) -> VisionConfig:
-        """Vision settings with this server's topic prefix and id."""
-        return replace(self.vision, prefix=self.mqtt.prefix, server_id=self.server_id)
+    wyoming has no public accessor; its server object is read only on the releases checked.
+    """
+    installed = version("wyoming")
+    if not installed.startswith(WYOMING_VERSIONS):
+        raise RuntimeError(f"wyoming {installed}: bound port unknown (checked: 1.x)")
+    listening = getattr(server, "_server", None)
+    if not isinstance(listening, asyncio.Server) or not listening.sockets:
+        raise RuntimeError("Wyoming server not started")
+    return int(listening.sockets[0].getsockname()[1])
 
 
 class NailaServer:
-    """The running AI server. `await start()`, then `port`/`wyoming_port`, `await stop()`."""
+    """The running AI server. `await start()`, then `port`/`wyoming_port`, `await stop()`.
+
+    Builds what `settings` ask for: engines (unless given), vision (when enabled; a missing
+    model raises models.ModelNotFoundError from `start()`), one MQTT link for status, metrics,
+    conversation routing and vision, the audio socket and the Wyoming server.
+    `context_provider`/`video_handler` replace vision's hooks (tests).
+    """
 
     def __init__(
         self,
@@ -110,12 +69,13 @@ class NailaServer:
         self._owns_engines = engines is None
         self.context_provider = context_provider
         self.video_handler = video_handler
+        self.vision: VisionService | None = None
         self.pipeline: Pipeline | None = None
         self.audio_socket: AudioSocketServer | None = None
         self.wyoming: AsyncServer | None = None
         self.mqtt: MqttStatus | None = None
         self.router: HaRouter | None = None
-        self._zeroconf: Any = None
+        self._zeroconf: WyomingAnnouncement | None = None
 
     @property
     def port(self) -> int:
@@ -126,9 +86,7 @@ class NailaServer:
     @property
     def wyoming_port(self) -> int:
         assert isinstance(self.wyoming, AsyncTcpServer), "no Wyoming TCP server"
-        server = self.wyoming._server
-        assert isinstance(server, asyncio.Server), "Wyoming server not started"
-        return int(server.sockets[0].getsockname()[1])
+        return bound_port(self.wyoming)
 
     async def start(self) -> None:
         settings = self.settings
@@ -136,21 +94,16 @@ class NailaServer:
             self.engines = await asyncio.to_thread(
                 load_engines, settings.stt, settings.llm, settings.tts, settings.runners
             )
-        self.pipeline = Pipeline(
-            self.engines, settings.pipeline, context_provider=self.context_provider
-        )
+        if settings.vision.enabled:
+            self.vision = await asyncio.to_thread(self._build_vision, self.engines)
+        vision = self.vision
+        context = self.context_provider or (vision.context_provider if vision else None)
+        video = self.video_handler or (vision.video_frame_handler if vision else None)
+        self.pipeline = Pipeline(self.engines, settings.pipeline, context_provider=context)
         if settings.mqtt.host:
-            services = ["stt", "llm", "tts"] + (["vision"] if self.video_handler else [])
-            self.router = self._make_router()
-            self.mqtt = MqttStatus(
-                settings.mqtt,
-                settings.server_id,
-                services,
-                self._active_requests,
-                subscriptions=self.router.subscriptions,
-                on_message=self.router.handle,
-            )
-            self.mqtt.start()
+            self._start_mqtt(with_vision=video is not None)
+        elif vision is not None:
+            _LOGGER.info("vision without MQTT: camera frames and visual context only")
         turn = None
         if settings.turn.enabled:
             turn = await asyncio.to_thread(TurnDetector.load, settings.turn)
@@ -159,13 +112,45 @@ class NailaServer:
             settings.audio_socket,
             settings.speculation,
             observer=self._observe,
-            video_handler=self.video_handler,
+            video_handler=video,
             router=self.router,
             turn=turn,
         )
         await self.audio_socket.start()
         if settings.wyoming_address:
             await self._start_wyoming(settings.wyoming_address)
+
+    def _build_vision(self, engines: Engines) -> VisionService | None:
+        from .vision.wiring import wire_vision  # noqa: PLC0415 - loads detector models
+
+        return wire_vision(self.settings.vision_config, engines)
+
+    def _start_mqtt(self, *, with_vision: bool) -> None:
+        """One link: status and metrics, conversation routing, vision (MQTT 5 when it runs)."""
+        settings, vision = self.settings, self.vision
+        self.router = self._make_router()
+        subscriptions = self.router.subscriptions + (vision.subscriptions if vision else [])
+        self.mqtt = MqttStatus(
+            settings.mqtt,
+            settings.server_id,
+            ["stt", "llm", "tts"] + (["vision"] if with_vision else []),
+            self._active_requests,
+            subscriptions=subscriptions,
+            on_message=self._on_message,
+            on_state=vision.on_link_state if vision else None,
+            mqtt5=vision is not None,
+        )
+        if vision is not None:
+            vision.bind(self.mqtt.link)
+            vision.start()
+        self.mqtt.start()
+
+    def _on_message(self, message: Incoming) -> None:
+        """Each reader takes the topics it subscribed to and ignores the rest."""
+        if self.router is not None:
+            self.router.handle(message)
+        if self.vision is not None:
+            self.vision.on_message(message)
 
     def _make_router(self) -> HaRouter:
         """Conversation routing on the server's one MQTT link; it also names devices to the LLM."""
@@ -191,13 +176,8 @@ class NailaServer:
         if isinstance(self.wyoming, AsyncTcpServer):
             _LOGGER.info("Wyoming server listening on %s:%d", self.wyoming.host, self.wyoming_port)
             if self.settings.zeroconf:
-                from wyoming.zeroconf import HomeAssistantZeroconf  # noqa: PLC0415 - optional
-
-                self._zeroconf = HomeAssistantZeroconf(
-                    name=self.settings.zeroconf, port=self.wyoming_port
-                )
-                await self._zeroconf.register_server()
-                _LOGGER.info("Zeroconf discovery enabled as %s", self.settings.zeroconf)
+                self._zeroconf = WyomingAnnouncement(self.settings.zeroconf, self.wyoming_port)
+                await self._zeroconf.register()
 
     def _active_requests(self) -> int:
         return self.audio_socket.active_requests if self.audio_socket else 0
@@ -207,23 +187,26 @@ class NailaServer:
             self.mqtt.record(info, summary)
 
     async def stop(self) -> None:
+        """Stop serving, publish offline, release vision and the engines."""
         if self.wyoming is not None:
-            with contextlib.suppress(Exception):
-                await self.wyoming.stop()
+            await self.wyoming.stop()
         if self.audio_socket is not None:
             await self.audio_socket.close()
+        if self._zeroconf is not None:
+            await self._zeroconf.close()
+        if self.vision is not None:
+            await self.vision.close()
         if self.mqtt is not None:
             await self.mqtt.close()
-        if self._zeroconf is not None:
-            with contextlib.suppress(Exception):
-                await self._zeroconf._aiozc.async_close()
+        if self.vision is not None:
+            await self.vision.release()
         if self._owns_engines and self.engines is not None:
             await asyncio.to_thread(self.engines.close)
 
     async def serve_forever(self) -> None:
         """Start and run until cancelled."""
-        await self.start()
         try:
+            await self.start()
             await asyncio.Event().wait()
         finally:
             await self.stop()

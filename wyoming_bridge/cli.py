@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from naila_protocol.settings import SettingsParser
 
-from .app import ServerSettings
+from .settings import ServerSettings
 
 
 def build_parser() -> SettingsParser:

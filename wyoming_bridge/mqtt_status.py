@@ -6,11 +6,11 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from naila_protocol.framing import ReplySummary
 from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, MqttSettings, unique_client_id
+from naila_protocol.payloads import utc_timestamp
 from naila_protocol.topics import QOS_RELIABLE, QOS_TELEMETRY, Topics
 
 from . import __version__
@@ -27,10 +27,6 @@ METRIC_KEYS = (
 )
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class MqttStatus:
     """The server's one MQTT link: `{prefix}/server/status` (retained, last will),
     `/server/metrics`, and the subscriptions of whoever reads the broker (conversation routing)."""
@@ -44,6 +40,8 @@ class MqttStatus:
         *,
         subscriptions: Iterable[tuple[str, int]] = (),
         on_message: Callable[[Incoming], None] | None = None,
+        on_state: Callable[[bool], None] | None = None,
+        mqtt5: bool = False,
     ) -> None:
         self.settings = settings
         self.server_id = server_id
@@ -61,8 +59,11 @@ class MqttStatus:
                 lambda: self.status_payload(True),
                 self.status_payload(False),
             ),
+            on_state=on_state,
+            mqtt5=mqtt5,
         )
         self.connected = self.link.connected
+        self.disconnected = self.link.disconnected
 
     def status_payload(self, online: bool) -> bytes:
         return json.dumps(
@@ -71,7 +72,7 @@ class MqttStatus:
                 "server_id": self.server_id,
                 "version": __version__,
                 "services": self.services,
-                "timestamp": _now() if online else None,
+                "timestamp": utc_timestamp() if online else None,
             }
         ).encode()
 
@@ -90,7 +91,7 @@ class MqttStatus:
         self._requests_total += 1
         payload: dict[str, Any] = {
             "server_id": self.server_id,
-            "timestamp": _now(),
+            "timestamp": utc_timestamp(),
             "device_id": info.device_id,
             "request_id": info.request_id,
             **{key: summary.timings.get(key) for key in METRIC_KEYS},

@@ -33,7 +33,8 @@ async def make_server(engines: Engines) -> AsyncIterator[ServerFactory]:
     """`await make_server(limits=ConnectionLimits(...), **audio_socket_fields)` -> started server.
 
     Audio socket and Wyoming both listen on free ports of 127.0.0.1 (`server.port`,
-    `server.wyoming_port`). Other ServerSettings fields can be passed as `settings=`.
+    `server.wyoming_port`). Other ServerSettings fields can be passed as `settings=`; vision
+    runs only with `vision=True`.
     """
     servers: list[NailaServer] = []
 
@@ -42,10 +43,13 @@ async def make_server(engines: Engines) -> AsyncIterator[ServerFactory]:
         settings: ServerSettings | None = None,
         limits: ConnectionLimits | None = None,
         context_provider: ContextProvider | None = None,
+        vision: bool = False,
         **socket_fields: Any,
     ) -> NailaServer:
+        settings = settings or ServerSettings()
         settings = replace(
-            settings or ServerSettings(),
+            settings,
+            vision=replace(settings.vision, enabled=vision),
             wyoming_uri="tcp://127.0.0.1:0",
             audio_socket=AudioSocketSettings(
                 host="127.0.0.1", port=0, limits=limits or ConnectionLimits(), **socket_fields

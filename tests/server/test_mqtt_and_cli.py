@@ -111,3 +111,17 @@ def test_malformed_environment_number_is_a_clear_cli_error(
         parse_settings([])
     assert exit_info.value.code == 2
     assert f"argument {flag}: invalid int value: 'lots'" in capsys.readouterr().err
+
+
+def test_missing_vision_model_is_one_clear_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "wyoming_bridge", "--vision-models", "/nope/model.onnx",
+         "--no-wyoming", "--audio-socket-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "model '/nope/model.onnx' does not exist" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from wyoming.event import Event
 from wyoming.handle import Handled
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
+from wyoming.server import AsyncTcpServer
 from wyoming.tts import (
     Synthesize,
     SynthesizeChunk,
@@ -23,7 +24,8 @@ from wyoming.tts import (
     SynthesizeStopped,
 )
 
-from wyoming_bridge.app import NailaServer
+from wyoming_bridge import app
+from wyoming_bridge.app import NailaServer, bound_port
 
 Speech = Callable[[str, int], np.ndarray]
 EVENT_TIMEOUT_S = 60
@@ -121,3 +123,13 @@ async def test_bad_event_order_answers_error(client: AsyncTcpClient) -> None:
     assert "synthesize-start" in error.text
     await client.write_event(Ping().event())  # the connection is still usable
     assert Pong.is_type((await next_event(client)).type)
+
+
+def test_bound_port_is_read_only_on_checked_wyoming_releases(
+    server: NailaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(server.wyoming, AsyncTcpServer)
+    assert bound_port(server.wyoming) == server.wyoming_port > 0
+    monkeypatch.setattr(app, "version", lambda _name: "2.0.0")
+    with pytest.raises(RuntimeError, match=r"wyoming 2\.0\.0"):
+        bound_port(server.wyoming)

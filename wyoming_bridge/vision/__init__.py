@@ -2,12 +2,11 @@
 
 from .config import VisionConfig
 from .service import VisionService
-from .wiring import build_vision_service, run_vision, wire_vision
+from .wiring import build_vision_service, wire_vision
 
 __all__ = [
     "VisionConfig",
     "VisionService",
     "build_vision_service",
-    "run_vision",
     "wire_vision",
 ]

@@ -8,14 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from wyoming_bridge.models import ModelNotFoundError
+
 from .backends import DarknetDetector, OnnxYoloDetector, UltralyticsDetector
 from .detection import Detection, Detector, merge
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class ModelNotFoundError(RuntimeError):
-    """A configured model is neither a packaged default nor an existing file."""
 
 
 def _package_dir(package: str) -> Path:

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
-import socket
-import ssl
 import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import aiomqtt
 import numpy as np
 
+from naila_protocol.mqtt import Incoming, MqttLink, MqttSettings, unique_client_id
 from naila_protocol.topics import QOS_RELIABLE, Topics, is_valid_device_id
 
 from .alerts import AlertDebouncer, alert_payload, alerts_in
@@ -72,7 +69,8 @@ class VisionService:
         self.attachments: dict[str, Attachment] = {}
         self.ready = asyncio.Event()
         self.stats: dict[str, int] = {"uploads": 0, "snapshots": 0, "frames": 0, "alerts": 0}
-        self._client: aiomqtt.Client | None = None
+        self._link: MqttLink | None = None
+        self._retention_started = False
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._resolved: deque[str] = deque(maxlen=256)
         self._snapshot_subs: dict[str, int] = {}
@@ -84,14 +82,32 @@ class VisionService:
 
     # ---------------------------------------------------------------- MQTT plumbing
     @property
-    def subscriptions(self) -> list[str]:
+    def subscriptions(self) -> list[tuple[str, int]]:
         t, group = self.topics, self.config.share_group
         return [
-            t.device_wildcard("status"),
-            t.shared(group, t.uploads_wildcard),
-            t.shared(group, t.device_wildcard("media/snapshot")),
-            t.shared(group, t.server_media_request),
+            (t.device_wildcard("status"), QOS_RELIABLE),
+            (t.shared(group, t.uploads_wildcard), QOS_RELIABLE),
+            (t.shared(group, t.device_wildcard("media/snapshot")), QOS_RELIABLE),
+            (t.shared(group, t.server_media_request), QOS_RELIABLE),
         ]
+
+    def bind(self, link: MqttLink) -> None:
+        """Use the process's MQTT link (MQTT 5, `subscriptions`, `on_message`, `on_link_state`)."""
+        self._link = link
+
+    def on_link_state(self, up: bool) -> None:
+        """MqttLink state callback: `ready` while subscribed."""
+        if up:
+            _LOGGER.info("vision service subscribed (group %s)", self.config.share_group)
+            self.ready.set()
+        else:
+            self.ready.clear()
+
+    def start(self) -> None:
+        """Start the background jobs (media retention) of a bound service."""
+        if self.store is not None and not self._retention_started:
+            self._retention_started = True
+            self._spawn_background(self._retention_loop())
 
     async def run(
         self,
@@ -101,46 +117,36 @@ class VisionService:
         username: str | None = None,
         password: str | None = None,
         reconnect_delay: float = 2.0,
-        tls_context: ssl.SSLContext | None = None,
     ) -> None:
-        """Connect, subscribe and serve until cancelled; reconnects when the broker goes away."""
-        identifier = f"naila-vision-{self.config.server_id}-{uuid.uuid4().hex[:6]}"
-        if self.store is not None:
-            self._spawn_background(self._retention_loop())
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    hostname,
-                    port,
-                    username=username,
-                    password=password,
-                    identifier=identifier,
-                    protocol=aiomqtt.ProtocolVersion.V5,
-                    socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
-                    tls_context=tls_context,
-                ) as client:
-                    self._client = client
-                    for topic in self.subscriptions:
-                        await client.subscribe(topic, qos=QOS_RELIABLE)
-                    for device_id in self._snapshot_subs:
-                        await client.subscribe(
-                            self.topics.media_snapshot(device_id), qos=QOS_RELIABLE
-                        )
-                    _LOGGER.info("vision service subscribed (group %s)", self.config.share_group)
-                    self.ready.set()
-                    async for message in client.messages:
-                        self._dispatch(message)
-            except aiomqtt.MqttError as err:
-                _LOGGER.warning("vision MQTT connection lost (%s); retrying", err)
-            finally:
-                self._client = None
-                self.ready.clear()
-            await asyncio.sleep(reconnect_delay)
+        """Serve on a link of its own until cancelled (a vision-only process, tests)."""
+        settings = MqttSettings(host=hostname, port=port, username=username, password=password)
+        link = MqttLink(
+            settings,
+            client_id=unique_client_id(f"naila-vision-{self.config.server_id}"),
+            on_message=self.on_message,
+            on_state=self.on_link_state,
+            subscriptions=self.subscriptions,
+            mqtt5=True,
+            backoff_initial=reconnect_delay / 4,
+            backoff_max=reconnect_delay,
+        )
+        self.bind(link)
+        self.start()
+        try:
+            await link.run()
+        finally:
+            self._link = None
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def release(self) -> None:
+        """After close(): free the detector models and the media store."""
+        self.analyzer.close()
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         """Run a job with at most 4 at a time (inference itself is serialised anyway)."""
@@ -177,20 +183,16 @@ class VisionService:
             await asyncio.sleep(every)
 
     async def publish(self, topic: str, payload: dict[str, Any], qos: int = QOS_RELIABLE) -> bool:
-        client = self._client
-        if client is None:
+        link = self._link
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        if link is None or not await link.publish_and_wait(topic, body, qos=qos):
             _LOGGER.warning("not connected to MQTT: dropped message for %s", topic)
-            return False
-        try:
-            await client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=qos)
-        except aiomqtt.MqttError as err:
-            _LOGGER.warning("publish to %s failed: %s", topic, err)
             return False
         return True
 
-    def _dispatch(self, message: aiomqtt.Message) -> None:
-        topic = message.topic.value
-        payload = message.payload if isinstance(message.payload, bytes) else b""
+    def on_message(self, message: Incoming) -> None:
+        """MqttLink message callback (arrival order, never blocks)."""
+        topic, payload = message.topic, message.payload
         parsed = self.topics.parse_device_topic(topic)
         if parsed is not None:
             device_id, leaf = parsed
@@ -258,8 +260,8 @@ class VisionService:
         """Ask a device for a snapshot (spec 11.5) and return its response payload."""
         if not is_valid_device_id(device_id):
             raise ValueError(f"invalid device id {device_id!r}")
-        client = self._client
-        if client is None:
+        link = self._link
+        if link is None or not link.connected.is_set():
             raise SnapshotTimeoutError("not connected to MQTT")
         request_id = f"{SERVER_REQUEST_PREFIX}{self.config.server_id}-{uuid.uuid4().hex[:12]}"
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -268,7 +270,7 @@ class VisionService:
         self._snapshot_subs[device_id] = self._snapshot_subs.get(device_id, 0) + 1
         try:
             if self._snapshot_subs[device_id] == 1:
-                await client.subscribe(topic, qos=QOS_RELIABLE)
+                await link.subscribe(topic, QOS_RELIABLE)
             request = {
                 "request_type": "snapshot",
                 "request_id": request_id,
@@ -284,9 +286,7 @@ class VisionService:
             self._snapshot_subs[device_id] -= 1
             if self._snapshot_subs[device_id] == 0:
                 del self._snapshot_subs[device_id]
-                if self._client is not None:
-                    with contextlib.suppress(aiomqtt.MqttError):
-                        await self._client.unsubscribe(topic)
+                await link.unsubscribe(topic)
 
     async def snapshot_context(
         self, device_id: str, question: str | None, *, with_ocr: bool, wait: float | None = None

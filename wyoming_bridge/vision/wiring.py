@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import ssl
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -86,22 +84,3 @@ def wire_vision(config: VisionConfig, engines: Engines | None) -> VisionService 
         transcriber=engine_transcriber(engines.stt, engines.stt_runner) if engines else None,
         answerer=engine_answerer(engines.llm, engines.llm_runner) if engines else None,
     )
-
-
-async def run_vision(
-    service: VisionService,
-    host: str,
-    port: int,
-    username: str | None,
-    password: str | None,
-    *,
-    tls_context: ssl.SSLContext | None = None,
-) -> None:
-    """Serve until cancelled, then release the analyzer and store."""
-    try:
-        await service.run(host, port, username=username, password=password, tls_context=tls_context)
-    finally:
-        await service.close()
-        service.analyzer.close()
-        if service.store is not None:
-            await asyncio.to_thread(service.store.close)
