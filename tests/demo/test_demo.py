@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import urllib.request
 import wave
 from pathlib import Path
 
@@ -79,7 +80,10 @@ def test_ctrl_c_stops_every_process_and_frees_the_ports(start_demo) -> None:
     )
     broker_port, audio_port = int(ready.group(1)), int(ready.group(2))
     children = [psutil.Process(int(ready.group(3))), psutil.Process(int(ready.group(4)))]
+    page = demo.read_until(r"device page: (http://127\.0\.0\.1:(\d+)/)", 30)
     demo.read_until(r"turn 1", 120)
+    with urllib.request.urlopen(page.group(1), timeout=10) as response:  # still served
+        assert response.status == 200 and b"NAILA" in response.read()
 
     demo.process.send_signal(signal.SIGINT)
 
@@ -89,6 +93,7 @@ def test_ctrl_c_stops_every_process_and_frees_the_ports(start_demo) -> None:
     assert not alive
     assert not listening(broker_port)
     assert not listening(audio_port)
+    assert not listening(int(page.group(2)))
 
 
 @pytest.mark.parametrize(

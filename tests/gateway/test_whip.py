@@ -167,3 +167,20 @@ async def test_too_many_sessions_is_refused(whip_gateway, http, clients) -> None
     assert sorted(whip_gateway.sessions) == ["one", "two"]
     assert whip_gateway.sessions["one"].session_id in (again.location or "")
     await asyncio.sleep(0)
+
+
+async def test_patch_trickles_candidates(whip_gateway, http, clients) -> None:
+    url = base_url(whip_gateway)
+    client = WhipClient(url, "trickler")
+    clients.append(client)
+    await client.connect(http)
+    session_url = url.rstrip("/") + str(client.location)
+    trickle = {"Content-Type": "application/trickle-ice-sdpfrag"}
+    fragment = "a=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host\r\n"
+    async with http.patch(session_url, data=fragment, headers=trickle) as response:
+        assert response.status == 204
+    async with http.patch(session_url, data="a=candidate:garbage\r\n", headers=trickle) as response:
+        assert response.status == 400 and (await response.json())["error"] == "bad_candidate"
+    async with http.patch(session_url, data=fragment, headers={"Content-Type": "text/plain"}) as r:
+        assert r.status == 415
+    assert whip_gateway.sessions["trickler"].state == "connected"
