@@ -118,7 +118,7 @@ async def one_turn(
     try:
         result = await run_turn(device, speech, index, out / variant, within_s=90.0)
     except (TurnError, TimeoutError) as err:
-        results.failures.append(f"{variant} turn {index} {u.text!r}: {err}")
+        results.failures.append(f"{variant} turn {index} {u.text!r}: {err!r}")
         return
     turn = Turn(
         variant, index, float(result.first_audio_ms or "nan"), result.timings,

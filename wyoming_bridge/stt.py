@@ -64,6 +64,9 @@ class SttSettings:
     """Smallest encoder window when `short_window` is on (shorter ones start to loop)."""
     window_padding_s: float = 1.0
     """Silence kept after the speech inside the window."""
+    lead_in_s: float = 0.3
+    """Silence put before the audio: Whisper often drops a first word that starts at once
+    (measured by bench/wer_path.py); free within the short window."""
 
 
 class SttEngine:
@@ -102,6 +105,9 @@ class SttEngine:
             _LOGGER.debug("utterance below %.0f dBFS: silence", self.settings.silence_dbfs)
             return ""
         language = language or self.settings.language
+        if self.settings.lead_in_s > 0:
+            lead = np.zeros(int(self.settings.lead_in_s * STT_RATE), dtype=np.float32)
+            samples = np.concatenate((lead, samples.astype(np.float32, copy=False)))
         if self.settings.short_window and (language or not self._model.model.is_multilingual):
             text = self._run_short(samples, language)
             if text is not None:
