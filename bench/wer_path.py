@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -87,9 +88,10 @@ def transcribe_stages(items: list[SpokenText], stt_model: str | None) -> dict[st
         speech16 = to_16k(item.speech48)
         segments, _ = bare.transcribe(speech16, language="en", beam_size=1)
         out["bare"].append(" ".join(s.text.strip() for s in segments))
-        lead_in, engine.settings.lead_in_s = engine.settings.lead_in_s, 0.0
+        with_lead_in = engine.settings
+        engine.settings = dataclasses.replace(with_lead_in, lead_in_s=0.0)
         out["stt-no-lead-in"].append(engine.transcribe(speech16))
-        engine.settings.lead_in_s = lead_in
+        engine.settings = with_lead_in
         started = time.perf_counter()
         out["stt"].append(engine.transcribe(speech16))
         stt_ms.append((time.perf_counter() - started) * 1e3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -60,10 +61,9 @@ def test_copy_guard_bans_the_token_that_completes_a_copied_run() -> None:
     assert np.isfinite(guard(np.array([9, 9, 1]), scores.copy())).all()  # too short yet
 
 
-def make_engine(**overrides: object) -> LlmEngine:
-    settings = LlmSettings(max_tokens=16, temperature=0.0, context_size=512, threads=1)
-    for name, value in overrides.items():
-        setattr(settings, name, value)
+def make_engine(**overrides: Any) -> LlmEngine:
+    fields: dict[str, Any] = {"max_tokens": 16, "temperature": 0.0, "context_size": 512}
+    settings = LlmSettings(**{**fields, "threads": 1, **overrides})
     engine = LlmEngine(llm_model_file(), settings)
     engine.warm_up()
     return engine
