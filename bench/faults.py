@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import psutil
 
-from bench.gateway_procs import MOSQUITTO, REPO
+from bench.gateway_procs import REPO
+from naila_demo.broker import mosquitto_binary, mosquitto_config
 from naila_demo.children import ChildProcess, free_port
 from naila_protocol.mqtt import Incoming, MqttLink, MqttSettings, unique_client_id
 from naila_protocol.topics import QOS_RELIABLE, Topics
@@ -79,13 +80,10 @@ class Broker:
         self.port = free_port()
         self.work_dir = work_dir
         conf = work_dir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-            "persistence false\nlog_dest stdout\n"
-        )
+        conf.write_text(mosquitto_config(self.port))
         self.child = ChildProcess(
             "mosquitto",
-            [MOSQUITTO, "-c", str(conf)],
+            [mosquitto_binary(), "-c", str(conf)],
             log_path=work_dir / "mosquitto.log",
             stop_signals=(signal.SIGTERM,),
         )

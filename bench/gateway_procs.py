@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,34 +12,17 @@ from pathlib import Path
 
 import psutil
 
-from naila_demo.children import ChildProcess, free_port
+from naila_demo.broker import MosquittoBroker
+from naila_demo.children import ChildProcess
 
-MOSQUITTO = "/usr/sbin/mosquitto"
 REPO = Path(__file__).resolve().parent.parent
 
 
 @contextlib.asynccontextmanager
 async def mosquitto() -> AsyncIterator[int]:
     """A mosquitto on a free 127.0.0.1 port with TCP_NODELAY; yields the port."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-mqtt-") as tmp:
-        conf = Path(tmp) / "mosquitto.conf"
-        conf.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-            "persistence false\nlog_dest none\n"
-        )
-        broker = ChildProcess(
-            "mosquitto",
-            [MOSQUITTO, "-c", str(conf)],
-            log_path=Path(tmp) / "mosquitto.log",
-            stop_signals=(signal.SIGTERM,),
-        )
-        await broker.start()
-        try:
-            await broker.wait_for_port("127.0.0.1", port, 10.0)
-            yield port
-        finally:
-            await broker.stop()
+    async with MosquittoBroker() as broker:
+        yield broker.port
 
 
 def start_python(

@@ -20,10 +20,8 @@ import asyncio
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script or with -m
@@ -31,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 import cv2
 import numpy as np
 
+from naila_sim.photos import sample_photos
 from wyoming_bridge.vision.analysis import Analyzer
 from wyoming_bridge.vision.backends import OnnxYoloDetector
 from wyoming_bridge.vision.config import VisionConfig
@@ -40,32 +39,9 @@ from wyoming_bridge.vision.service import VisionService
 REPO = Path(__file__).resolve().parents[1]
 
 
-def ultralytics_version() -> str:
-    """Pinned in requirements/test-assets.txt (the wheel holding the test photos)."""
-    for line in (REPO / "requirements" / "test-assets.txt").read_text().splitlines():
-        if line.lower().startswith("ultralytics=="):
-            return line.split("==", 1)[1].strip()
-    raise RuntimeError("ultralytics is not pinned in requirements/test-assets.txt")
-
-
 def test_photos() -> list[bytes]:
     """bus.jpg and zidane.jpg out of the ultralytics wheel (downloaded once, without deps)."""
-    version = ultralytics_version()
-    dirs = [os.environ.get("NAILA_DOWNLOADS"), Path.home() / ".cache" / "naila" / "downloads"]
-    for folder in (Path(d) for d in dirs if d):
-        wheels = sorted(folder.glob(f"ultralytics-{version}-*.whl"))
-        if wheels:
-            break
-    else:
-        folder = Path.home() / ".cache" / "naila" / "downloads"
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-             f"ultralytics=={version}", "-d", str(folder)],
-            check=True,
-        )  # fmt: skip
-        wheels = sorted(folder.glob(f"ultralytics-{version}-*.whl"))
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        return [wheel.read(f"ultralytics/assets/{n}") for n in ("bus.jpg", "zidane.jpg")]
+    return list(sample_photos().values())
 
 
 def service_for(models: tuple[str, ...], threads: int) -> VisionService:

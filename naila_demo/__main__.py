@@ -1,14 +1,16 @@
 """`python -m naila_demo` / `naila-demo`: the whole assistant on one machine, one command.
 
-Starts an MQTT broker (embedded amqtt on 127.0.0.1, or --mqtt-host), the AI server with the
-bundled models, the gateway, and a simulated device that speaks (--wav or --say), listens,
-and saves each reply as a WAV. Ctrl-C stops everything.
+Starts an MQTT broker (a private mosquitto on 127.0.0.1, or --mqtt-host), the AI server with the
+bundled models, the gateway, a simulated device that speaks (--wav or --say), listens and saves
+each reply as a WAV, and a simulated camera where a person walks in: the AI server's
+`person_detected` alert is printed with its zone and confidence. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -18,13 +20,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.logging import RichHandler
 
+from naila_demo.alerts import AlertWatcher
+from naila_demo.camera import camera_device
 from naila_demo.conversation import TurnError, TurnResult, run_turn
 from naila_demo.speech import SpeechError, load_utterance
 from naila_demo.stack import DemoStack, StackSettings
 from naila_protocol.topics import DEFAULT_PREFIX, is_valid_device_id
 from naila_sim import SimDevice
 
-DEFAULT_SAY = "What is the capital of France?"
+DEFAULT_SAY = "How many legs does a spider have?"
+"""Heard right by the packaged Whisper through the whole path, answered right by the packaged LLM."""
+CAMERA_ID = "demo-camera"
 EXIT_INTERRUPTED = 130
 EXIT_FAILED = 1
 
@@ -56,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     talk.add_argument(
         "--turn-timeout", type=float, default=90.0, help="seconds to wait for a reply"
     )
+    cam = parser.add_argument_group("camera")
+    cam.add_argument("--no-camera", action="store_true", help="no simulated camera")
+    cam.add_argument(
+        "--camera-zone", default="front_door", help="zone of the camera (default front_door)"
+    )
+    cam.add_argument(
+        "--alert-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait for the camera's person_detected alert (default 120)",
+    )
     talk.add_argument(
         "--reply-timeout",
         type=float,
@@ -64,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "on a slow machine can take longer) (default 30)",
     )
     mqtt = parser.add_argument_group("MQTT")
-    mqtt.add_argument("--mqtt-host", help="use this broker instead of the embedded one")
+    mqtt.add_argument("--mqtt-host", help="use this broker instead of a private mosquitto")
     mqtt.add_argument(
         "--mqtt-port", type=int, default=1883, help="port of --mqtt-host (default 1883)"
     )
@@ -98,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.reply_timeout <= 0 or args.turn_timeout <= 0:
-        parser.error("--reply-timeout and --turn-timeout must be positive")
+    if args.reply_timeout <= 0 or args.turn_timeout <= 0 or args.alert_timeout <= 0:
+        parser.error("--reply-timeout, --turn-timeout and --alert-timeout must be positive")
     if args.turns < 0:
         parser.error("--turns must be 0 (until Ctrl-C) or more")
     if not is_valid_device_id(args.device_id):
@@ -159,7 +176,8 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
         server_args=args.server_arg,
         gateway_args=["--reply-timeout", str(args.reply_timeout), *args.gateway_arg],
     )
-    async with DemoStack(settings) as stack:
+    async with contextlib.AsyncExitStack() as running:
+        stack = await running.enter_async_context(DemoStack(settings))
         pids = ", ".join(f"{c.name} pid {c.pid}" for c in stack.children)
         console.print(
             f"ready: broker {stack.mqtt_host}:{stack.mqtt_port}, audio socket "
@@ -168,19 +186,35 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
             soft_wrap=True,
         )
         console.print(f"device page: {stack.page_url}", highlight=False, soft_wrap=True)
-        async with SimDevice(stack.device_config(args.device_id)) as device:
-            await device.wait_connected(30.0)
-            console.print(
-                f"device {args.device_id} connected; speaking {speech.size / 48000:.1f} s"
-            )
-            index = 0
-            while args.turns == 0 or index < args.turns:
-                index += 1
-                turn = await run_turn(
-                    device, speech, index, args.out_dir, within_s=args.turn_timeout
+        if not args.no_camera:
+            alerts = await running.enter_async_context(
+                AlertWatcher(
+                    stack.mqtt_host,
+                    stack.mqtt_port,
+                    args.mqtt_prefix,
+                    args.mqtt_username,
+                    args.mqtt_password,
                 )
-                _show_turn(console, turn)
-                await asyncio.sleep(0.5)
+            )
+            camera = await camera_device(stack, CAMERA_ID, args.camera_zone)
+            await running.enter_async_context(camera)
+            console.print(f"camera {CAMERA_ID} streaming in zone {args.camera_zone}")
+            # before the conversation, so detection does not share the CPU with a turn
+            alert = await alerts.first(args.alert_timeout)
+            if alert is None:
+                raise TurnError(f"no alert from the camera within {args.alert_timeout:.0f} s")
+            console.print(
+                f"[bold]alert:[/bold] {alert.describe()}", highlight=False, soft_wrap=True
+            )
+        device = await running.enter_async_context(SimDevice(stack.device_config(args.device_id)))
+        await device.wait_connected(30.0)
+        console.print(f"device {args.device_id} connected; speaking {speech.size / 48000:.1f} s")
+        index = 0
+        while args.turns == 0 or index < args.turns:
+            index += 1
+            turn = await run_turn(device, speech, index, args.out_dir, within_s=args.turn_timeout)
+            _show_turn(console, turn)
+            await asyncio.sleep(0.5)
     console.print("stopped cleanly")
     return 0
 
@@ -222,7 +256,7 @@ def run(argv: Sequence[str] | None = None) -> None:
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
     )
-    for noisy in ("aioice", "aiortc", "amqtt", "transitions"):
+    for noisy in ("aioice", "aiortc", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     sys.exit(asyncio.run(_main(args, console)))
 

@@ -1,70 +1,72 @@
-"""Embedded amqtt MQTT broker bound to 127.0.0.1 with TCP_NODELAY on every client socket."""
+"""A private mosquitto (MQTT 5, TCP_NODELAY) on a free port of 127.0.0.1, as a child process."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
-from typing import Any
+import shutil
+import signal
+import tempfile
+from pathlib import Path
 
-from amqtt.broker import Broker
-
+from naila_demo.children import ChildProcess, free_port
 from naila_demo.service import AsyncService
 
 _LOGGER = logging.getLogger(__name__)
 
-LISTENER = "default"
+MOSQUITTO = "mosquitto"
+"""The Debian package's broker (scripts/bootstrap installs it); found on PATH or in /usr/sbin."""
+START_S = 10.0
 
 
-class _NoDelayBroker(Broker):
-    """amqtt Broker that disables Nagle on accepted sockets (Nagle adds ~40 ms per MQTT step)."""
-
-    async def stream_connected(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
-    ) -> None:
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await super().stream_connected(reader, writer, listener_name)
+def mosquitto_binary() -> str:
+    found = shutil.which(MOSQUITTO) or shutil.which(MOSQUITTO, path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise RuntimeError("mosquitto is not installed (scripts/bootstrap installs it)")
+    return found
 
 
-class EmbeddedBroker(AsyncService):
-    """In-process MQTT 3.1.1 broker; `port=0` picks a free port (read it from `.port`)."""
+def mosquitto_config(port: int, host: str = "127.0.0.1") -> str:
+    """One anonymous listener; Nagle off (it adds ~40 ms per MQTT step); nothing on disk."""
+    return (
+        f"listener {port} {host}\nallow_anonymous true\nset_tcp_nodelay true\n"
+        "persistence false\nmax_packet_size 16777216\nlog_dest stderr\nlog_type error\n"
+        "log_type warning\n"
+    )
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+
+class MosquittoBroker(AsyncService):
+    """`async with MosquittoBroker() as broker:` -> `broker.host`, `broker.port` accept MQTT."""
+
+    def __init__(self, host: str = "127.0.0.1", log_dir: Path | None = None) -> None:
         self.host = host
-        self._requested_port = port
-        self._broker: _NoDelayBroker | None = None
         self.port = 0
-
-    def _config(self) -> dict[str, Any]:
-        return {
-            "listeners": {LISTENER: {"type": "tcp", "bind": f"{self.host}:{self._requested_port}"}},
-            "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
-            },
-        }
+        self._log_dir = log_dir
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._child: ChildProcess | None = None
 
     async def start(self) -> None:
-        broker = _NoDelayBroker(self._config())
-        await broker.start()
-        self._broker = broker
-        self.port = self._bound_port(broker)
-        _LOGGER.info("embedded MQTT broker listening on %s:%d", self.host, self.port)
-
-    @staticmethod
-    def _bound_port(broker: Broker) -> int:
-        server = broker._servers[LISTENER].instance  # amqtt exposes no public accessor
-        sockets = getattr(server, "sockets", None) or []
-        for sock in sockets:
-            return int(sock.getsockname()[1])
-        raise RuntimeError("embedded broker has no listening socket")
+        self._tmp = tempfile.TemporaryDirectory(prefix="naila-mosquitto-")
+        folder = Path(self._tmp.name)
+        self.port = free_port(self.host)
+        config = folder / "mosquitto.conf"
+        config.write_text(mosquitto_config(self.port, self.host))
+        self._child = ChildProcess(
+            "mosquitto",
+            [mosquitto_binary(), "-c", str(config)],
+            log_path=(self._log_dir or folder) / "mosquitto.log",
+            stop_signals=(signal.SIGTERM,),
+        )
+        await self._child.start()
+        await self._child.wait_for_port(self.host, self.port, START_S)
+        _LOGGER.info("mosquitto listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
-        broker, self._broker = self._broker, None
-        if broker is not None:
-            await broker.shutdown()
-            _LOGGER.info("embedded MQTT broker stopped")
+        child, self._child = self._child, None
+        if child is not None:
+            await child.stop()
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            tmp.cleanup()
 
 
-__all__ = ["EmbeddedBroker"]
+__all__ = ["MosquittoBroker", "mosquitto_config"]

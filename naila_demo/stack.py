@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from naila_demo.broker import EmbeddedBroker
+from naila_demo.broker import MosquittoBroker
 from naila_demo.children import ChildProcess, free_port
 from naila_demo.service import AsyncService
 from naila_protocol.mqtt import MqttSettings
@@ -31,9 +31,9 @@ LOCALHOST = "127.0.0.1"
 class StackSettings:
     out_dir: Path
     mqtt_host: str | None = None
-    """None: run the embedded amqtt broker on 127.0.0.1."""
+    """None: run a private mosquitto on 127.0.0.1 (MQTT 5, so vision runs too)."""
     mqtt_port: int = 1883
-    """Port of an existing broker; the embedded one always takes a free port."""
+    """Port of an existing broker; the private one always takes a free port."""
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     mqtt_tls_ca_file: str | None = None
@@ -54,7 +54,7 @@ class DemoStack(AsyncService):
 
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
-        self.broker: EmbeddedBroker | None = None
+        self.broker: MosquittoBroker | None = None
         self.mqtt_host = settings.mqtt_host or LOCALHOST
         self.mqtt_port = settings.mqtt_port
         self.audio_port = 0
@@ -91,7 +91,7 @@ class DemoStack(AsyncService):
         s = self.settings
         logs = s.out_dir / "logs"
         if s.mqtt_host is None:
-            self.broker = EmbeddedBroker(LOCALHOST, 0)
+            self.broker = MosquittoBroker(LOCALHOST, logs)
             await self.broker.start()
             self.mqtt_port = self.broker.port
         mqtt_env = {
@@ -112,10 +112,6 @@ class DemoStack(AsyncService):
             "LOG_LEVEL": s.log_level,
         }
         server_args = list(s.server_args)
-        if self.broker is not None and "--vision" not in server_args:
-            # the vision service needs MQTT 5 (shared subscriptions); amqtt speaks 3.1.1 only
-            _LOGGER.info("embedded broker: AI server runs without vision (use --mqtt-host for it)")
-            server_args.append("--no-vision")
         self.audio_port = free_port(LOCALHOST)
         self.server = ChildProcess(
             "AI server",
@@ -206,7 +202,7 @@ class DemoStack(AsyncService):
                     return
 
     async def stop(self) -> None:
-        """Gateway, then AI server, then the embedded broker; safe to call twice."""
+        """Gateway, then AI server, then the private broker; safe to call twice."""
         for child in self.children:
             await child.stop()
         if self.broker is not None:

@@ -13,13 +13,14 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import aiomqtt
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from naila_protocol.mqtt import MqttSettings
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
@@ -53,6 +54,11 @@ class SimDeviceConfig:
     wake_word: WakeWord | None = None
     echo: RoomEcho | None = None
     """No echo cancellation: the microphone hears the device's own speaker (naila_sim/echo.py)."""
+    name: str | None = None
+    zone: str | None = None
+    """Where the device is (its status `zone`: the area in Home Assistant, the alert zone)."""
+    video: Callable[[], MediaStreamTrack] | None = None
+    """A camera: makes the video track sent in each new WebRTC session."""
 
 
 @dataclass(slots=True)
@@ -145,6 +151,8 @@ class SimDevice:
                     else {}
                 ),
                 **({"wake_word": self.config.wake_word} if self.config.wake_word else {}),
+                **({"name": self.config.name} if self.config.name else {}),
+                **({"zone": self.config.zone} if self.config.zone else {}),
                 "timestamp": datetime.now(UTC)
                 .isoformat(timespec="milliseconds")
                 .replace("+00:00", "Z"),
@@ -266,7 +274,10 @@ class SimDevice:
             await pc.setRemoteDescription(
                 RTCSessionDescription(sdp=str(offer.get("sdp")), type="offer")
             )
-            pc.addTrack(self.mic)
+            if not self.config.video or "audio" in self.config.capabilities:
+                pc.addTrack(self.mic)
+            if self.config.video is not None:
+                pc.addTrack(self.config.video())
             await pc.setLocalDescription(await pc.createAnswer())
             answer = {"type": "answer", "sdp": pc.localDescription.sdp, "session_id": session_id}
             if self._client is not None:

@@ -45,19 +45,23 @@ def words(text: str) -> set[str]:
 def test_one_turn_prints_the_conversation_and_saves_spoken_reply(
     start_demo, tmp_path: Path
 ) -> None:
-    demo: DemoRun = start_demo(
-        "--turns", "1", "--say", "What is the capital of France?", *PATIENT
-    )  # fmt: skip
-    assert demo.finish(START_S + 120) == 0, demo.output
+    """The default question, as a new user runs it: heard and answered right; the camera's
+    person is reported with its zone and confidence."""
+    demo: DemoRun = start_demo("--turns", "1", *PATIENT)
+    assert demo.finish(START_S + 180) == 0, demo.output
 
     transcript = re.search(r"transcript: (.*)", demo.output)
     reply = re.search(r"reply: +(.*)", demo.output)
     latency = re.search(r"first audio: (\d+) ms at the device", demo.output)
-    assert transcript and reply and latency, demo.output
-    # tiny.en hears espeak's "of France" as "and friends" at times: check the clear word
-    assert "capital" in words(transcript.group(1))
-    assert reply.group(1).strip()
+    alert = re.search(
+        r"alert: person_detected in zone front_door, confidence (0\.\d+) \(camera demo-camera\)",
+        demo.output,
+    )
+    assert transcript and reply and latency and alert, demo.output
+    assert {"many", "legs", "does", "spider", "have"} <= words(transcript.group(1))
+    assert {"8", "eight"} & set(re.findall(r"\w+", reply.group(1).lower())), reply.group(1)
     assert 0 < int(latency.group(1)) < 30000
+    assert 0.35 <= float(alert.group(1)) <= 1.0
     assert "stopped cleanly" in demo.output
 
     wav_path = tmp_path / "out" / "turn-01-reply.wav"

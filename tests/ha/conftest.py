@@ -15,6 +15,8 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient, MqttM
 
 from custom_components.naila.const import CONF_PREFIX, DOMAIN, Topics
 
+from .real_broker import broker_port, real_mqtt  # noqa: F401 - fixtures of the real-broker tests
+
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:

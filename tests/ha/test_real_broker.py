@@ -5,60 +5,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import AsyncGenerator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
-from homeassistant.components import mqtt as ha_mqtt
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.naila.const import CONF_OFF_DELAY, CONF_PREFIX, DOMAIN
 
 from .payloads import JPEG, alert, camera_status
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"mosquitto did not listen on {port}")
-
-
-@pytest.fixture
-def broker_port(socket_enabled: None, tmp_path: Path) -> Iterator[int]:
-    """A mosquitto of its own on a free port of 127.0.0.1."""
-    if shutil.which("mosquitto") is None:
-        pytest.fail("mosquitto is not installed")
-    port = _free_port()
-    config = tmp_path / "mosquitto.conf"
-    config.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-        "persistence false\n"
-    )
-    process = subprocess.Popen(["mosquitto", "-c", str(config)], stderr=subprocess.DEVNULL)
-    try:
-        _wait_for_port(port)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+from .real_broker import until
 
 
 class Peer:
@@ -88,36 +46,10 @@ class Peer:
         self.client.loop_stop()
 
 
-async def _until(check: Callable[[], bool], seconds: float = 10.0) -> None:
-    """Poll `check` (state written by HA's MQTT thread hand-off) for up to `seconds`."""
-    async with asyncio.timeout(seconds):
-        while not check():  # noqa: ASYNC110 - polls HA state and MQTT client internals
-            await asyncio.sleep(0.02)
-
-
 def _subscribed(hass: HomeAssistant) -> bool:
     """True once HA's client has sent every SUBSCRIBE and got every ack (client internals)."""
     client = hass.data["mqtt"].client
     return not client._pending_subscriptions and not client._pending_operations
-
-
-@pytest.fixture
-async def real_mqtt(
-    hass: HomeAssistant, broker_port: int, mock_hass_config: None
-) -> AsyncGenerator[MockConfigEntry]:
-    """HA's MQTT integration with its real paho client, connected to the broker."""
-    entry = MockConfigEntry(
-        domain=ha_mqtt.DOMAIN,
-        data={"broker": "127.0.0.1", "port": broker_port},
-        version=1,
-        minor_version=2,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await _until(lambda: ha_mqtt.is_connected(hass))
-    yield entry
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
 
 
 @pytest.fixture
@@ -139,20 +71,20 @@ async def test_alert_and_snapshot_through_real_broker(
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
-    await _until(
+    await until(
         lambda: (
             getattr(hass.states.get("binary_sensor.front_cam_connectivity"), "state", None) == "on"
         )
     )
-    await _until(lambda: _subscribed(hass))
+    await until(lambda: _subscribed(hass))
 
     await hass.async_add_executor_job(
         peer.publish, "naila/alerts/front_door/person_detected", alert()
     )
     zone = "binary_sensor.naila_zone_front_door_person_detected"
-    await _until(lambda: getattr(hass.states.get(zone), "state", None) == "on")
+    await until(lambda: getattr(hass.states.get(zone), "state", None) == "on")
     # Off again after the 1 s delay (real time here).
-    await _until(lambda: hass.states.get(zone).state == "off", seconds=5)
+    await until(lambda: hass.states.get(zone).state == "off", seconds=5)
 
     def device(request: dict[str, Any]) -> None:
         peer.publish(

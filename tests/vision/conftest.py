@@ -6,11 +6,7 @@ import asyncio
 import base64
 import io
 import json
-import os
-import subprocess
-import sys
 import uuid
-import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from naila_sim.photos import sample_photos
 from wyoming_bridge.vision.analysis import Analyzer, OcrReader
 from wyoming_bridge.vision.config import VisionConfig
 from wyoming_bridge.vision.models import CompositeDetector, build_detector
@@ -30,47 +27,10 @@ from wyoming_bridge.vision.store import MediaStore
 REPO = Path(__file__).resolve().parents[2]
 
 
-def ultralytics_version() -> str:
-    """Pinned in requirements/test-assets.txt (scripts/bootstrap downloads the same wheel)."""
-    for line in (REPO / "requirements" / "test-assets.txt").read_text().splitlines():
-        if line.lower().startswith("ultralytics=="):
-            return line.split("==", 1)[1].strip()
-    raise RuntimeError("ultralytics is not pinned in requirements/test-assets.txt")
-
-
-def _wheel_dirs() -> list[Path]:
-    dirs = [os.environ.get("NAILA_DOWNLOADS"), os.environ.get("NAILA_CACHE")]
-    found = [Path(d) for d in dirs if d]
-    found += [Path(d) / "downloads" for d in dirs[1:] if d]
-    return [*found, Path.home() / ".cache" / "naila" / "downloads"]
-
-
 @pytest.fixture(scope="session")
-def ultralytics_wheel() -> Path:
-    """The ultralytics wheel (bus.jpg, zidane.jpg inside; torch is never installed) from the
-    CI download cache, fetched once with pip if missing."""
-    version = ultralytics_version()
-    for folder in _wheel_dirs():
-        hits = sorted(folder.glob(f"ultralytics-{version}-*.whl"))
-        if hits:
-            return hits[0]
-    target = _wheel_dirs()[-1]
-    target.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-         f"ultralytics=={version}", "-d", str(target)],
-        check=True,
-    )  # fmt: skip
-    return sorted(target.glob(f"ultralytics-{version}-*.whl"))[0]
-
-
-@pytest.fixture(scope="session")
-def photos(ultralytics_wheel: Path) -> dict[str, bytes]:
+def photos() -> dict[str, bytes]:
     """JPEG bytes of bus.jpg and zidane.jpg, read straight out of the wheel."""
-    with zipfile.ZipFile(ultralytics_wheel) as wheel:
-        return {
-            name: wheel.read(f"ultralytics/assets/{name}") for name in ("bus.jpg", "zidane.jpg")
-        }
+    return sample_photos()
 
 
 def to_bgr(jpeg: bytes) -> np.ndarray:
