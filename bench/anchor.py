@@ -126,9 +126,13 @@ async def wyoming_describe(host: str, port: int) -> Info:
 class AnchorPipeline(AsyncService):
     """Starts wyoming-faster-whisper and wyoming-piper on free ports, loads the LLM once."""
 
-    def __init__(self, config: AnchorConfig, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, config: AnchorConfig, host: str = "127.0.0.1", *, with_llm: bool = True
+    ) -> None:
         self.config = config
         self.host = host
+        self.with_llm = with_llm
+        """False: STT and TTS only (the caller brings its own conversation agent)."""
         self.stt_port = 0
         self.tts_port = 0
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -184,8 +188,9 @@ class AnchorPipeline(AsyncService):
         self._servers = [stt, tts]
         for server in self._servers:
             await server.start()
-        self._llm = AnchorLlm(cfg.llm_model, cfg.llm, cfg.python)
-        await self._llm.start()
+        if self.with_llm:
+            self._llm = AnchorLlm(cfg.llm_model, cfg.llm, cfg.python)
+            await self._llm.start()
         await stt.wait_ready(lambda: self._probe(self.stt_port), START_TIMEOUT_S)
         await tts.wait_ready(lambda: self._probe(self.tts_port), START_TIMEOUT_S)
 
