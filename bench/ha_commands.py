@@ -50,7 +50,7 @@ COMMANDS = (
     "turn off the lights in the kitchen",
     "turn on the lights in the kitchen",
 )
-"""Commands HA's default agent handles in the bench home (tests/e2e_ha/home.py)."""
+"""Commands HA's default agent handles in the bench home (tests/ha/home.py)."""
 HA_START_S = 120.0
 
 
@@ -104,6 +104,8 @@ class Turn:
     ha_ms: float | None = None
     transcript: str = ""
     reply: str = ""
+    parts: str = ""
+    """Where the time went (ms)."""
 
 
 async def anchor_turn(anchor: AnchorPipeline, ha: HaHost, utterance: Utterance) -> Turn:
@@ -115,10 +117,12 @@ async def anchor_turn(anchor: AnchorPipeline, ha: HaHost, utterance: Utterance) 
     answer = await ha.ask({"text": transcript})
     t_tts = time.perf_counter()
     t_first, _done = await anchor.synthesize(answer["speech"] or "Done.")
-    server_ms = stt_ms + float(answer["agent_ms"]) + (t_first - t_tts) * 1e3
+    tts_ms = (t_first - t_tts) * 1e3
+    server_ms = stt_ms + float(answer["agent_ms"]) + tts_ms
     route = "ha" if answer["handled"] else "not handled"
+    parts = f"stt {stt_ms:.0f} agent {answer['agent_ms']:.0f} tts {tts_ms:.0f}"
     return Turn(utterance.text, HA_VAD_SILENCE_S * 1e3 + server_ms, route, None, transcript,
-                answer["speech"])  # fmt: skip
+                answer["speech"], parts)  # fmt: skip
 
 
 async def naila_turn(device: SimDevice, utterance: Utterance, index: int, out: Path) -> Turn:
@@ -129,8 +133,9 @@ async def naila_turn(device: SimDevice, utterance: Utterance, index: int, out: P
     event = next(e for e in reversed(device.events) if e.get("event") == "reply")
     reason = event.get("route_reason") or ""
     route = f"{event.get('route')}/{reason}"
+    parts = " ".join(f"{k.removesuffix('_ms')} {v:.0f}" for k, v in result.timings.items())
     return Turn(utterance.text, float(result.first_audio_ms or float("nan")), route,
-                result.timings.get("ha_ms"), result.transcript, result.reply)  # fmt: skip
+                result.timings.get("ha_ms"), result.transcript, result.reply, parts)  # fmt: skip
 
 
 def _median(values: list[float]) -> float:
@@ -156,8 +161,10 @@ def report(naila: list[Turn], anchor: list[Turn]) -> None:
     print("  routes (anchor):", dict(collections.Counter(t.route for t in anchor)))
     for t in naila:
         print(f"    naila  {t.e2e_ms:6.0f} ms  {t.route:22s} {t.transcript!r} -> {t.reply!r}")
+        print(f"           ({t.parts})")
     for t in anchor:
         print(f"    anchor {t.e2e_ms:6.0f} ms  {t.route:22s} {t.transcript!r} -> {t.reply!r}")
+        print(f"           ({t.parts})")
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -1,8 +1,8 @@
 """Home Assistant for bench/ha_commands.py, run on the Home Assistant venv (Python 3.13).
 
 A real HomeAssistant core (pytest-homeassistant-custom-component's test instance, no pytest)
-with the home of tests/e2e_ha/home.py, HA's real default conversation agent, its real MQTT
-client on the bench's broker and the conversation relay. Protocol on stdin/stdout, one JSON
+with the home of tests/ha/home.py, HA's real default conversation agent, its real MQTT
+client on the bench's broker and the NAILA integration (its conversation relay). Protocol on stdin/stdout, one JSON
 object per line: {"ready": true} once up; {"text": ...} -> {"speech", "agent_ms", "handled"}
 (HA's agent called directly: the anchor's conversation step); {"reset": true} -> {"reset": true}
 (every light on again). EOF stops it.
@@ -21,6 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from homeassistant import loader
 from homeassistant.components import conversation
 from homeassistant.components import mqtt as ha_mqtt
 from homeassistant.core import Context, HomeAssistant
@@ -30,8 +31,10 @@ from pytest_homeassistant_custom_component.common import (
     async_test_home_assistant,
 )
 
-from tests.e2e_ha.home import ROOMS, async_build_home
-from tests.e2e_ha.relay import Relay
+from custom_components.naila.const import CONF_PREFIX, DOMAIN
+from tests.ha.home import async_setup_home
+
+LIGHTS = ["light.bedroom_light", "light.kitchen_light"]
 
 
 def _emit(message: dict[str, Any]) -> None:
@@ -52,10 +55,7 @@ async def _converse(hass: HomeAssistant, text: str) -> dict[str, Any]:
 
 
 async def _reset(hass: HomeAssistant) -> None:
-    entities = [f"input_boolean.{room}_power" for room in ROOMS]
-    await hass.services.async_call(
-        "input_boolean", "turn_on", {"entity_id": entities}, blocking=True
-    )
+    await hass.services.async_call("light", "turn_on", {"entity_id": LIGHTS}, blocking=True)
 
 
 async def _serve(hass: HomeAssistant) -> None:
@@ -78,7 +78,10 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="naila-ha-host-") as config_dir:
         (Path(config_dir) / "configuration.yaml").write_text("")  # MQTT reads it on setup
         async with async_test_home_assistant(config_dir=config_dir) as hass:
-            await async_build_home(hass)
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)  # load custom_components/naila
+            await async_setup_home(hass)
+            await _reset(hass)
+            await _converse(hass, "what time is it")  # the agent loads its sentences once
             entry = MockConfigEntry(
                 domain=ha_mqtt.DOMAIN,
                 data={"broker": "127.0.0.1", "port": args.mqtt_port},
@@ -90,13 +93,14 @@ async def main() -> None:
             async with asyncio.timeout(30):
                 while not ha_mqtt.is_connected(hass):  # noqa: ASYNC110 - HA offers no event
                     await asyncio.sleep(0.05)
-            relay = Relay(hass)
-            await relay.start()
+            naila = MockConfigEntry(domain=DOMAIN, unique_id="naila", data={CONF_PREFIX: "naila"})
+            naila.add_to_hass(hass)
+            assert await hass.config_entries.async_setup(naila.entry_id)
             _emit({"ready": True})
             try:
                 await _serve(hass)
             finally:
-                await relay.stop()
+                await hass.config_entries.async_unload(naila.entry_id)
                 await hass.config_entries.async_unload(entry.entry_id)
                 await hass.async_stop(force=True)
 

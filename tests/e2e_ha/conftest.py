@@ -39,6 +39,11 @@ def naila_python() -> str:
 
 
 @pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load custom_components/naila."""
+
+
+@pytest.fixture(autouse=True)
 def _hass_config_dir(hass, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     hass.config.config_dir = str(tmp_path)
 

@@ -1,22 +1,24 @@
-"""Spoken home commands through the whole product: device -> gateway -> AI server -> Home
-Assistant's default agent -> the light changes and the device hears HA's confirmation."""
+"""Spoken home commands through the whole product: device -> gateway -> AI server -> the NAILA
+integration -> Home Assistant's real default agent -> the light changes and the device hears
+HA's confirmation; what HA does not handle, and everything while the integration is offline,
+the LLM answers."""
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncGenerator
 
 import pytest
-from homeassistant.core import HomeAssistant
+from homeassistant.components import conversation
+from homeassistant.core import Context, HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.naila.const import CONF_PREFIX, DOMAIN
+from tests.ha.home import async_setup_home
 from tests.ha.real_broker import until
 
-from .home import async_build_home
-from .relay import Relay
-
 HA_TIMEOUT_S = 1.5
+BEDROOM, KITCHEN = "light.bedroom_light", "light.kitchen_light"
 
 
 def words(text: str) -> set[str]:
@@ -24,44 +26,48 @@ def words(text: str) -> set[str]:
 
 
 @pytest.fixture
-async def home(hass: HomeAssistant, real_mqtt: MockConfigEntry) -> AsyncGenerator[Relay]:
-    """HA's real MQTT client on the broker, a home with lights, and the conversation relay."""
-    await async_build_home(hass)
-    relay = Relay(hass)
-    await relay.start()
-    yield relay
-    await relay.stop()
+async def naila_entry(
+    hass: HomeAssistant, real_mqtt: MockConfigEntry
+) -> AsyncGenerator[MockConfigEntry]:
+    """The home (lights in areas, HA's default agent) and the NAILA integration on the broker."""
+    await async_setup_home(hass)
+    for light in (BEDROOM, KITCHEN):
+        await hass.services.async_call("light", "turn_on", {"entity_id": light}, blocking=True)
+    # The default agent loads its sentences on first use (seconds here): do it now, as a
+    # running HA has long done before anyone speaks.
+    await conversation.async_converse(hass, "what time is it", None, Context(), "en")
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="naila", data={CONF_PREFIX: "naila"})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
 
 
 @pytest.mark.timeout(900)
-async def test_home_commands_jokes_and_ha_going_away(
-    hass: HomeAssistant, home: Relay, naila
+async def test_home_commands_jokes_and_the_integration_going_away(
+    hass: HomeAssistant, naila_entry: MockConfigEntry, naila
 ) -> None:
-    stack = await naila("--ha-timeout", str(HA_TIMEOUT_S))
-    assert hass.states.get("light.bedroom").state == "on"
+    # Whisper base: tiny.en hears espeak-ng's "bedroom" as "Madroom" through the audio path
+    stack = await naila("--ha-timeout", str(HA_TIMEOUT_S), "--stt-model", "base")
 
     lights = await stack.say("turn off the bedroom lights")
-    assert (lights["route"], lights["route_reason"]) == ("ha", "handled"), lights
-    await until(lambda: hass.states.get("light.bedroom").state == "off")
-    assert hass.states.get("light.kitchen").state == "on"
-    speech, _agent_ms = home.answered[-1]
-    assert lights["reply"] == speech and "turned off" in speech.lower()
-    assert {"turned", "off"} <= words(lights["heard"]), lights  # the device heard it
+    assert (lights["route"], lights["route_reason"]) == ("ha", "handled"), lights["transcript"]
+    await until(lambda: hass.states.get(BEDROOM).state == "off")
+    assert hass.states.get(KITCHEN).state == "on"
+    assert "turned off" in lights["reply"].lower(), lights
+    assert {"turned", "off"} <= words(lights["heard"]), lights  # the device heard HA's answer
     assert 0 < lights["timings"]["ha_ms"] < HA_TIMEOUT_S * 1000
 
     joke = await stack.say("tell me a joke")
     assert joke["route"] == "llm" and joke["route_reason"] != "handled", joke
     assert joke["reply"] and joke["heard"], joke
+    assert joke["timings"]["ha_ms"] < HA_TIMEOUT_S * 1000  # HA said no at once
 
-    home.paused = True  # online, but the agent never answers: the deadline applies
-    started = time.monotonic()
-    hung = await stack.say("turn on the kitchen lights")
-    assert (hung["route"], hung["route_reason"]) == ("llm", "timeout"), hung
-    assert HA_TIMEOUT_S * 1000 <= hung["timings"]["ha_ms"] < HA_TIMEOUT_S * 1000 + 500
-    assert hung["reply"] and time.monotonic() - started < 60
-
-    await home.stop()  # the integration goes offline: no request, the LLM at once
+    assert await hass.config_entries.async_unload(naila_entry.entry_id)  # integration offline
+    await hass.async_block_till_done()
     offline = await stack.say("turn on the kitchen lights")
     assert (offline["route"], offline["route_reason"]) == ("llm", "integration_offline"), offline
-    assert offline["reply"] and "ha_ms" not in offline["timings"]
-    assert hass.states.get("light.kitchen").state == "on"
+    assert offline["reply"] and offline["heard"] and "ha_ms" not in offline["timings"]
+    assert hass.states.get(KITCHEN).state == "on"
