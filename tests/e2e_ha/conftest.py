@@ -66,9 +66,11 @@ class NailaStack:
                 if line.startswith(b"{"):
                     return json.loads(line)
 
-    async def say(self, text: str) -> dict[str, Any]:
+    async def say(self, text: str, words_per_minute: int = 160) -> dict[str, Any]:
+        """espeak-ng speaks `text` into the device's microphone; the turn as the device saw it."""
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"say": text}).encode() + b"\n")
+        command = {"say": text, "wpm": words_per_minute}
+        self.process.stdin.write(json.dumps(command).encode() + b"\n")
         await self.process.stdin.drain()
         result = await self.read(TURN_S)
         assert "error" not in result, result

@@ -3,7 +3,7 @@
 `python -m tests.e2e_ha.stack_runner --mqtt-port P [--server-arg ...]` starts the real AI server
 and gateway (naila_demo.stack.DemoStack) on the given broker and one simulated voice device, then
 speaks one JSON command per stdin line and prints one JSON result per stdout line:
-  {"say": "turn off the bedroom lights"} -> {"transcript", "reply", "route", "route_reason",
+  {"say": "turn off the bedroom lights", "wpm": 120} -> {"transcript", "reply", "route", "route_reason",
       "timings", "first_audio_ms", "heard"}   (heard: Whisper's transcript of the reply audio)
 It prints {"ready": true, "device_id": ...} first and stops cleanly on EOF.
 """
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from naila_demo.conversation import TurnError, run_turn
-from naila_demo.speech import load_utterance
+from naila_demo.speech import trim_silence
 from naila_demo.stack import DemoStack, StackSettings
 from naila_sim import SimDevice
-from naila_sim.audio import RATE, load_wav
+from naila_sim.audio import RATE, load_wav, speak_text
 from wyoming_bridge.audio import pcm16_to_stt
 
 _LOGGER = logging.getLogger("e2e_ha.stack")
@@ -60,7 +60,10 @@ async def _turns(device: SimDevice, out_dir: Path, listener: Listener, within_s:
     while line := await reader.readline():
         command = json.loads(line)
         index += 1
-        speech = await asyncio.to_thread(load_utterance, None, command["say"])
+        wpm = int(command.get("wpm", 160))
+        speech = trim_silence(
+            await asyncio.to_thread(speak_text, command["say"], words_per_minute=wpm)
+        )
         try:
             turn = await run_turn(device, speech, index, out_dir, within_s=within_s)
         except TurnError as err:
