@@ -63,8 +63,8 @@ async def test_home_commands_jokes_and_the_integration_going_away(
     joke = await stack.say("tell me a joke")
     assert joke["route"] == "llm" and joke["route_reason"] != "handled", joke
     assert joke["reply"] and joke["heard"], joke
-    # HA said no (no_intent_match), or on a loaded machine did not say it within the deadline
-    assert joke["route_reason"] in ("no_intent_match", "timeout"), joke
+    # HA did not handle it (its error code), or on a loaded machine did not answer in time
+    assert joke["route_reason"] not in ("integration_offline", "bad_response"), joke
 
     assert await hass.config_entries.async_unload(naila_entry.entry_id)  # integration offline
     await hass.async_block_till_done()

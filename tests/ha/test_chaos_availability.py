@@ -25,7 +25,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.naila.const import CONF_PREFIX, DOMAIN
 
-from .test_real_broker import _free_port, _until, _wait_for_port
+from .real_broker import free_port as _free_port
+from .real_broker import until as _until
+from .real_broker import wait_for_port as _wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 GATEWAY = "binary_sensor.naila_gateway_connectivity"

@@ -22,9 +22,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.naila.const import CONF_PREFIX, DOMAIN, Topics
 
 from .payloads import alert, device_status
-from .test_real_broker import Peer, _subscribed, _until, broker_port, peer, real_mqtt
+from .real_broker import until as _until
+from .test_real_broker import Peer, _subscribed, peer
 
-__all__ = ["broker_port", "peer", "real_mqtt"]  # fixtures used below
+__all__ = ["peer"]  # fixture used below (broker_port, real_mqtt: tests/ha/conftest.py)
 CASES = 400
 SEED = 20261203
 WEIRD_IDS = ["..", "a" * 200, "dev ice", "\u00e9t\u00e9", "$SYS", "-", "kitchen2", "x.y:z"]
