@@ -10,9 +10,9 @@ DEFAULT_HA_TIMEOUT_S = 1.5
 """How long a final transcript waits for Home Assistant before the LLM answers.
 
 Measured here (bench/ha_commands.py, bench/README.md): the round trip server -> mosquitto ->
-the NAILA integration -> HA's default agent -> server took a median of 200 ms and at most
-1.13 s on the two-core machine at a load of about 20 (a scripted answer on the same broker
-takes under 10 ms). 1.5 s keeps HA's default agent in time even then, and costs little when
+the NAILA integration -> HA's default agent -> server took a median of 36 ms (at most 376 ms)
+on the two-core machine at a load of 3.5, and a median of 200 ms (at most 1.13 s) at a load of
+about 20 (a scripted answer on the same broker takes under 10 ms). 1.5 s keeps HA's default agent in time even then, and costs little when
 HA never answers: the LLM's reply is produced meanwhile, its audio ready when the deadline
 passes. An LLM agent picked in HA can take longer: raise it for those (`--ha-timeout`)."""
 DEFAULT_UNREACHABLE_SPEECH = "Sorry, I could not reach Home Assistant."
