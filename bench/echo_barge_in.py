@@ -109,8 +109,8 @@ async def one_barge_in(
     await device.mic.wait_drained()
     if cleared is None or cleared == cleared_before:
         return None
-    onset_index = _index_at(device, onset)
-    stop = await device.recorder.wait_quiet(onset_index, frames=10, within=10)
+    # the first of the silent frames the device received once the gateway cleared the reply
+    stop = await device.recorder.wait_quiet(_index_at(device, cleared), frames=10, within=10)
     heard_stop = device.recorder.time_of(stop)
     # the new request gets its own reply: let it finish before the next round
     with contextlib.suppress(TimeoutError):

@@ -1,11 +1,10 @@
 """Echo-safe barge-in: a device's microphone hearing its own reply must not interrupt it.
 
 The gateway knows every frame it plays to a device. `EchoGuard` keeps the spectrum of the
-last `max_delay_s` of that reference, tracks the playback-to-microphone delay and echo gain
-by cross-correlating the microphone's envelope with it, and while the reference (or its echo
-tail) is live lets a microphone frame count as speech only when its energy, band by band,
-exceeds the echo predicted from the reference by `margin_db`, for `onset_frames` frames in a
-row. With nothing played the VAD's decision passes through unchanged.
+last `max_delay_s` of that reference and an upper bound of the echo's gain (GainBound), and
+while the reference (or its echo tail) is live lets a microphone frame count as speech only
+when, band by band, it exceeds the loudest echo the reference could cause by `margin_db`,
+for `onset_frames` frames in a row. With nothing played the VAD's decision passes through.
 """
 
 from __future__ import annotations
@@ -13,13 +12,14 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from naila_gateway.pcm import FRAME_SAMPLES, FRAME_SECONDS, WEBRTC_RATE
+from naila_gateway.pcm import FRAME_SAMPLES, WEBRTC_RATE
 from naila_protocol.settings import load_settings, setting
 
 BAND_EDGES_HZ = (
@@ -34,6 +34,15 @@ _BANDS = [
 ]
 _WINDOW = np.hanning(FRAME_SAMPLES).astype(np.float32)
 _LOGGER = logging.getLogger(__name__)
+BOUND_PERCENTILE = 95.0
+"""Percentile of microphone/reference ratios taken as the echo gain bound."""
+VOICE_ENERGY = 7e7
+"""Band-summed energy (≈ 500 RMS) at which a frame may be a voice even if the VAD says no:
+the VAD's own decision is blurred by the echo, and a voice's first sounds are often soft."""
+MIN_BANDS = 3
+"""Bands that must exceed the predicted echo."""
+MIN_EXCESS = 0.3
+"""Share of the frame's energy that must lie above the predicted echo."""
 SILENT_ENERGY = 1e4
 """Band-summed energy below which a reference frame counts as silence (int16 units)."""
 
@@ -62,13 +71,13 @@ class EchoSettings:
         help="off: any speech during a reply barges in; suppress: ignore the reply's own echo",
     )
     max_delay_s: float = setting(
-        0.6,
+        0.8,
         env="AUDIO_ECHO_MAX_DELAY",
         group=_GROUP,
         help="longest playback-to-microphone delay (network both ways, device buffers, room)",
     )
     margin_db: float = setting(
-        8.0,
+        6.0,
         env="AUDIO_ECHO_MARGIN_DB",
         group=_GROUP,
         help="how far above the predicted echo a band must be to hold someone else's voice",
@@ -77,7 +86,7 @@ class EchoSettings:
         3,
         env="AUDIO_ECHO_ONSET_FRAMES",
         group=_GROUP,
-        help="frames of voice over the echo in a row that make a barge-in",
+        help="frames of voice over the echo (of the last onset_frames + 1) that make a barge-in",
     )
 
     def validate(self) -> None:
@@ -99,70 +108,48 @@ def band_energies(frame: np.ndarray) -> np.ndarray:
     return np.array([spectrum[lo:hi].sum() for lo, hi in _BANDS], dtype=np.float64)
 
 
-class DelayTracker:
-    """Playback-to-microphone delay (in frames) and echo gain from the two spectrograms."""
+class GainBound:
+    """An upper bound of the echo's gain: microphone over the loudest reference that could hold it.
 
-    def __init__(self, max_lag: int, window: int = 50) -> None:
-        self.max_lag = max_lag
-        self.window = window
-        self.lag: int | None = None
+    Rises at once, falls slowly (halving at most per update), starts at 0 dB (the worst case).
+    """
+
+    def __init__(self, window: int = 100, every: int = 10) -> None:
         self.gain = 1.0
-        """Echo energy / reference energy at `lag` (starts at 0 dB: the worst case)."""
-        self._ref: deque[np.ndarray] = deque(maxlen=window + max_lag)
-        """Bands of the newest played frame at each microphone frame (same clock as _mic)."""
-        self._mic: deque[np.ndarray] = deque(maxlen=window)
+        self._ratios: deque[np.ndarray] = deque(maxlen=window)
+        self._every = every
         self._since = 0
 
-    def push(self, ref: np.ndarray, mic: np.ndarray) -> None:
-        """One frame of each (reference as last sent, microphone as it arrived)."""
-        self._ref.append(ref)
-        self._mic.append(mic)
+    def push(self, mic: np.ndarray, loudest: np.ndarray) -> None:
+        loud = loudest > SILENT_ENERGY / len(_BANDS)
+        self._ratios.append(mic[loud] / loudest[loud])
         self._since += 1
-        if self._since >= 10 and len(self._ref) == self._ref.maxlen:
+        if self._since >= self._every and len(self._ratios) == self._ratios.maxlen:
             self._since = 0
-            self._estimate()
-
-    def _estimate(self) -> None:
-        ref_all, mic = np.asarray(self._ref), np.asarray(self._mic)
-        newest = ref_all[-self.window :]
-        if np.count_nonzero(newest.sum(axis=1) > SILENT_ENERGY) < self.window // 3:
-            return  # too little played to tell
-        log_mic = np.log10(mic + 1.0)
-        best, best_lag = 0.0, None
-        for lag in range(self.max_lag + 1):
-            at_lag = ref_all[len(ref_all) - self.window - lag : len(ref_all) - lag]
-            loud = at_lag > SILENT_ENERGY / len(_BANDS)
-            if np.count_nonzero(loud) < 50:
-                continue
-            score = float(np.corrcoef(np.log10(at_lag[loud] + 1.0), log_mic[loud])[0, 1])
-            if score > best:
-                best, best_lag = score, lag
-        if best_lag is None or best < 0.5:  # no echo to follow: bound it by the loudest reference
-            lagged = np.lib.stride_tricks.sliding_window_view(ref_all, self.max_lag + 1, axis=0)
-            loudest = lagged[-self.window :].max(axis=2)
-            loud = loudest > SILENT_ENERGY / len(_BANDS)
-            bound = float(np.percentile(mic[loud] / loudest[loud], 90)) if loud.any() else 1.0
-            self.lag, self.gain = None, float(np.clip(bound, 1e-5, 1.0))
-            return
-        at_lag = ref_all[len(ref_all) - self.window - best_lag : len(ref_all) - best_lag]
-        loud = at_lag > SILENT_ENERGY / len(_BANDS)
-        self.lag = best_lag
-        self.gain = float(np.clip(np.percentile(mic[loud] / at_lag[loud], 90), 1e-5, 1.0))
+            cells = np.concatenate(self._ratios)
+            if cells.size >= 200:
+                bound = float(np.clip(np.percentile(cells, BOUND_PERCENTILE), 1e-5, 1.0))
+                self.gain = max(bound, self.gain * 0.5)
 
 
 class EchoGuard:
-    """Per device: turns VAD decisions into "someone is talking over the reply" decisions."""
+    """Per device: turns VAD decisions into "someone is talking over the reply" decisions.
+
+    The echo predicted for a microphone frame is, band by band, the loudest reference frame
+    played in the last `max_delay_s` times the echo gain bound: no delay estimate is needed,
+    so network jitter and device buffers that move the delay cannot let an echo through.
+    """
 
     def __init__(self, settings: EchoSettings) -> None:
         self.settings = settings
-        self._max_lag = max(1, round(settings.max_delay_s / FRAME_SECONDS))
-        self._ref: deque[np.ndarray] = deque(maxlen=self._max_lag + 2)
-        self._ref_live = 1 << 30
-        """Frames since the last voiced reference frame (echo may still arrive until max lag)."""
-        self.tracker = DelayTracker(self._max_lag)
+        self._ref: deque[tuple[float, np.ndarray]] = deque()
+        self._last_voiced: float | None = None
+        self.bound = GainBound()
         self._margin = 10 ** (settings.margin_db / 10)
         self._noise: np.ndarray | None = None
         self._run = 0
+        self._recent: deque[bool] = deque(maxlen=settings.onset_frames + 1)
+        """Over-the-echo decisions of the last frames: `onset_frames` of them make a voice."""
         self.suppressed = 0
         """Speech frames the VAD reported that were only the reply's echo."""
 
@@ -170,56 +157,68 @@ class EchoGuard:
     def enabled(self) -> bool:
         return self.settings.mode is not EchoMode.OFF
 
-    def played(self, frame: np.ndarray) -> None:
+    def played(self, frame: np.ndarray, at: float | None = None) -> None:
         """The frame just handed to WebRTC for this device (reply audio or silence)."""
         if not self.enabled:
             return
+        now = time.perf_counter() if at is None else at
         bands = band_energies(frame) if frame.any() else np.zeros(len(_BANDS))
-        self._ref.append(bands)
-        self._ref_live = 0 if bands.sum() > SILENT_ENERGY else self._ref_live + 1
+        self._ref.append((now, bands))
+        if bands.sum() > SILENT_ENERGY:
+            self._last_voiced = now
+        while self._ref and self._ref[0][0] < now - self.settings.max_delay_s:
+            self._ref.popleft()
 
-    @property
-    def reference_live(self) -> bool:
-        return self.enabled and bool(self._ref) and self._ref_live <= self._max_lag + 1
+    def reference_live(self, now: float | None = None) -> bool:
+        """Played audio loud enough to echo within the last `max_delay_s`."""
+        now = time.perf_counter() if now is None else now
+        return (
+            self.enabled
+            and self._last_voiced is not None
+            and now - self._last_voiced <= self.settings.max_delay_s
+        )
 
-    def filter(self, frame: np.ndarray, speech: bool) -> bool:
+    def filter(self, frame: np.ndarray, speech: bool, at: float | None = None) -> bool:
         """The VAD said `speech` for this microphone frame: is it a voice over the echo?"""
-        if not self.reference_live:
+        now = time.perf_counter() if at is None else at
+        if not self.reference_live(now):
             self._run = 0
+            self._recent.clear()
             return speech
         mic = band_energies(frame)
-        self.tracker.push(self._ref[-1], mic)
+        loudest = self._loudest(now)
         self._track_noise(mic)
-        voice = speech and self._over_echo(mic)
+        over = (speech or mic.sum() > VOICE_ENERGY) and self._over_echo(
+            mic, loudest * self.bound.gain
+        )
+        if not over:
+            self.bound.push(mic, loudest)  # a voice over the echo must not raise the bound
+        self._recent.append(over)
+        voice = over and sum(self._recent) >= self.settings.onset_frames
         self._run = self._run + 1 if voice else 0
-        if speech and self._run < self.settings.onset_frames:
+        if speech and not voice:
             self.suppressed += 1
             return False
-        if voice and self._run == self.settings.onset_frames:
+        if voice and self._run == 1:
             _LOGGER.debug(
-                "voice over the echo: lag %s frames, gain %.4f, mic %.3g, predicted %.3g",
-                self.tracker.lag,
-                self.tracker.gain,
+                "voice over the echo: gain bound %.4f, mic %.3g, loudest reference %.3g",
+                self.bound.gain,
                 mic.sum(),
-                self._predicted().sum(),
+                loudest.sum(),
             )
         return voice
 
-    def _predicted(self) -> np.ndarray:
-        refs = np.asarray(self._ref)
-        lag = self.tracker.lag
-        if lag is None:  # delay not known yet: the loudest echo the window could hold
-            return refs.max(axis=0) * self.tracker.gain
-        newest = len(refs) - 1
-        lo, hi = max(0, newest - lag - 2), max(0, newest - lag + 2)
-        return refs[lo : hi + 1].max(axis=0) * self.tracker.gain
+    def _loudest(self, now: float) -> np.ndarray:
+        window = [b for t, b in self._ref if t >= now - self.settings.max_delay_s]
+        return np.max(window, axis=0) if window else np.zeros(len(_BANDS))
 
-    def _over_echo(self, mic: np.ndarray) -> bool:
+    def _over_echo(self, mic: np.ndarray, echo: np.ndarray) -> bool:
         floor = self._noise if self._noise is not None else np.zeros_like(mic)
-        echo = self._predicted() * self._margin + floor * 2.0
-        excess = np.maximum(mic - echo, 0.0)
-        voiced_bands = np.count_nonzero(mic > echo)
-        return bool(voiced_bands >= 3 and excess.sum() >= 0.3 * mic.sum())
+        limit = echo * self._margin + floor * 2.0
+        excess = np.maximum(mic - limit, 0.0)
+        return bool(
+            np.count_nonzero(mic > limit) >= MIN_BANDS and excess.sum() >= MIN_EXCESS * mic.sum()
+        )
 
     def _track_noise(self, mic: np.ndarray) -> None:
         """A slowly rising minimum of the microphone's bands (the room's noise floor)."""
