@@ -32,6 +32,7 @@ import numpy as np
 from bench.turn_set import TurnSample, build_set
 from naila_gateway.config import GatewayConfig
 from naila_gateway.end_of_turn import EndOfTurnMode, EndOfTurnSettings, TurnGate
+from naila_gateway.listening.settings import ListeningSettings
 from naila_gateway.metrics import GatewayMetrics
 from naila_gateway.pcm import FRAME_SAMPLES, FRAME_SECONDS
 from naila_gateway.server_client import ServerClient
@@ -39,6 +40,7 @@ from naila_gateway.utterance import UtteranceDetector, UtteranceEvent
 from naila_gateway.vad import EnergyVad
 from naila_gateway.voice import VoiceSession
 from naila_protocol.framing import Frame, FrameKind, TurnVerdict
+from naila_protocol.vocab import ListeningMode
 
 FRAME_MS = FRAME_SECONDS * 1000
 Judge = Callable[[TurnVerdict], TurnVerdict]
@@ -84,7 +86,9 @@ async def record_all(samples: list[TurnSample], port: int, record_seconds: float
     client.start()
     await asyncio.wait_for(client.wait_connected(), 10)
     live = EndOfTurnSettings(EndOfTurnMode.SEMANTIC, record_seconds, record_seconds, record_seconds)
-    config = GatewayConfig(end_of_turn=live)
+    config = GatewayConfig(
+        end_of_turn=live, listening=ListeningSettings(listening_mode=ListeningMode.ALWAYS)
+    )
     session = RecordingSession(
         "bench-turn",
         config,

@@ -191,10 +191,10 @@ class EchoGuard:
         over = (speech or mic.sum() > VOICE_ENERGY) and self._over_echo(
             mic, loudest * self.bound.gain
         )
-        if not over:
-            self.bound.push(mic, loudest)  # a voice over the echo must not raise the bound
         self._recent.append(over)
         voice = over and sum(self._recent) >= self.settings.onset_frames
+        if not voice:  # frames of a voice already heard must not raise the bound
+            self.bound.push(mic, loudest)
         self._run = self._run + 1 if voice else 0
         if speech and not voice:
             self.suppressed += 1
