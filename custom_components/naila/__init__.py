@@ -18,6 +18,7 @@ from .models import GATEWAY, SERVER
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
+    Platform.ASSIST_SATELLITE,
     Platform.BINARY_SENSOR,
     Platform.EVENT,
     Platform.IMAGE,

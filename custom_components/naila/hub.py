@@ -44,6 +44,7 @@ from .models import (
     SIGNAL_NEW_ALERT_SENSOR,
     SIGNAL_NEW_CAMERA,
     SIGNAL_NEW_DEVICE,
+    SIGNAL_NEW_SATELLITE,
     SIGNAL_NEW_VOICE_DEVICE,
     SIGNAL_NEW_ZONE,
     AlertSensorSpec,
@@ -117,6 +118,7 @@ class NailaHub:
         self.rejected: Counter[str] = Counter()
         self.requests = NailaRequests(hass, self.topics)
         self.voice_devices: set[str] = set()
+        self.satellites: set[str] = set()
         self.settings = DeviceSettingsStore(self)
         self.relay = ConversationRelay(self, version)
 
@@ -179,6 +181,8 @@ class NailaHub:
                 self.device_ids.add(device_id)
             case ["devices", device_id, "conversation"]:
                 self.voice_devices.add(device_id)
+            case ["devices", device_id, "satellite"]:
+                self.satellites.add(device_id)
             case ["devices", device_id, "snapshot"]:
                 self.cameras.add(device_id)
             case ["zones", zone, "event"]:
@@ -343,6 +347,9 @@ class NailaHub:
         ):
             self.voice_devices.add(device_id)
             async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_VOICE_DEVICE), device_id)
+        if "speaker" in status.capabilities and device_id not in self.satellites:
+            self.satellites.add(device_id)
+            async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_SATELLITE), device_id)
         async_dispatcher_send(self.hass, self.signal(device_key(device_id)), status)
 
     def _register_device(self, status: DeviceStatus) -> None:
@@ -382,6 +389,7 @@ class NailaHub:
         """Drop everything known about one device (it is being removed from the registry)."""
         self.device_ids.discard(device_id)
         self.voice_devices.discard(device_id)
+        self.satellites.discard(device_id)
         self.settings.forget(device_id)
         self.devices.pop(device_id, None)
         self.cameras.discard(device_id)

@@ -33,6 +33,7 @@ SIGNAL_NEW_CAMERA = "new_camera"
 SIGNAL_NEW_ZONE = "new_zone"
 SIGNAL_NEW_ALERT_SENSOR = "new_alert_sensor"
 SIGNAL_NEW_VOICE_DEVICE = "new_voice_device"
+SIGNAL_NEW_SATELLITE = "new_satellite"
 
 
 def status_key(source: str) -> str:

@@ -10,6 +10,7 @@ from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
+from .commands import CommandMessage
 from .const import QOS_RELIABLE, Topics
 from .payloads import DeviceEvent, Snapshot, UploadReply
 
@@ -45,6 +46,25 @@ class NailaRequests:
             await mqtt.async_publish(self.hass, topic, json.dumps(payload), QOS_RELIABLE, False)
             return None
         return await self._request(self._events, request_id, topic, payload, wait)
+
+    async def async_command(
+        self, device_id: str, command: CommandMessage, wait: float
+    ) -> DeviceEvent:
+        """Publish a spoken command (announce, start_conversation) and wait for its outcome.
+
+        The outcome is the device event with the command's `request_id`: `announced` once it
+        finished playing, `interrupted` (barge-in, stop) or `error`.
+        """
+        assert command.request_id is not None
+        topic = self.topics.device_command(device_id)
+        future: asyncio.Future[DeviceEvent] = self.hass.loop.create_future()
+        self._events[command.request_id] = future
+        try:
+            async with asyncio.timeout(wait):
+                await mqtt.async_publish(self.hass, topic, command.to_json(), QOS_RELIABLE, False)
+                return await future
+        finally:
+            self._events.pop(command.request_id, None)
 
     async def async_upload(
         self, session_id: str, media: str, payload: dict[str, Any], wait: float
@@ -83,7 +103,7 @@ class NailaRequests:
     @callback
     def resolve_event(self, event: DeviceEvent) -> None:
         """Hand a device event (`announced`/`error`) to the announcement it answers."""
-        if event.request_id and event.event in ("announced", "error"):
+        if event.request_id and event.event in ("announced", "error", "interrupted"):
             _resolve(self._events.get(event.request_id), event)
 
     def waits_for_reply(self, session_id: str) -> bool:

@@ -20,6 +20,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
+from .checks import check_can_speak
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_DEVICE_ID,
@@ -180,7 +181,7 @@ async def _async_request_snapshot(call: ServiceCall) -> ServiceResponse:
 
 async def _async_announce(call: ServiceCall) -> ServiceResponse:
     hub, device_id = _resolve_device(call.hass, call.data[ATTR_DEVICE_ID])
-    _check_online(hub, device_id)
+    check_can_speak(hub, device_id)
     request_id = _new_id("ann")
     timeout = call.data[ATTR_TIMEOUT] if call.return_response else None
     try:

@@ -14,7 +14,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from .const import QOS_RELIABLE
 from .models import settings_key
 from .payloads import raw_payload
-from .vocab import DEFAULT_CONVERSATION_AGENT
+from .vocab import DEFAULT_CONVERSATION_AGENT, DEFAULT_WAKE_WORD
 from .wire import DeviceSettings
 
 if TYPE_CHECKING:
@@ -50,6 +50,13 @@ class DeviceSettingsStore:
     def agent_id(self, device_id: str) -> str:
         """The conversation agent chosen for a device (HA's own agent by default)."""
         return self.get(device_id).agent_id or DEFAULT_CONVERSATION_AGENT
+
+    def wake_word(self, device_id: str) -> str:
+        """The wake word model set for a device (status default, then NAILA's default)."""
+        status = self.hub.devices.get(device_id)
+        return str(
+            self.get(device_id).wake_word or getattr(status, "wake_word", None) or DEFAULT_WAKE_WORD
+        )
 
     def restore(self, device_id: str, field: str, value: Any) -> None:
         """A select restored its last state: keep it unless the broker told us otherwise."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 from unittest.mock import Mock
 
 import pytest
-from homeassistant.core import HomeAssistant
+from homeassistant.components import mqtt as ha_mqtt
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient, MqttMockPahoClient
@@ -78,3 +80,25 @@ def publish(hass: HomeAssistant) -> Callable[..., None]:
         async_fire_mqtt_message(hass, topic, payload, qos=1, retain=retain)
 
     return _publish
+
+
+@pytest.fixture
+async def responder(hass: HomeAssistant, entry: MockConfigEntry, publish):
+    """Subscribe like a device/server would; `answer(topic, fn)` replies with fn(request)."""
+    requests: list[tuple[str, dict[str, Any]]] = []
+    seen = asyncio.Event()
+
+    async def answer(topic_filter: str, reply: Callable[[str, dict[str, Any]], Any] | None) -> None:
+        @callback
+        def _on_request(msg: ha_mqtt.ReceiveMessage) -> None:
+            request = json.loads(msg.payload)
+            requests.append((msg.topic, request))
+            seen.set()
+            if reply is not None and (response := reply(msg.topic, request)) is not None:
+                publish(*response)
+
+        entry.async_on_unload(await ha_mqtt.async_subscribe(hass, topic_filter, _on_request, 1))
+
+    answer.requests = requests
+    answer.seen = seen
+    return answer

@@ -1,16 +1,13 @@
 """naila.request_snapshot, naila.announce and naila.ask against simulated devices and server."""
 
-import asyncio
 import base64
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from homeassistant.components import mqtt as ha_mqtt
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
@@ -22,28 +19,6 @@ from custom_components.naila.const import DOMAIN
 from .payloads import JPEG, camera_status, device_status
 
 Responder = Callable[[str, dict[str, Any]], Any]
-
-
-@pytest.fixture
-async def responder(hass: HomeAssistant, entry: MockConfigEntry, publish):
-    """Subscribe like a device/server would; `answer(topic, fn)` replies with fn(request)."""
-    requests: list[tuple[str, dict[str, Any]]] = []
-    seen = asyncio.Event()
-
-    async def answer(topic_filter: str, reply: Responder | None) -> None:
-        @callback
-        def _on_request(msg: ha_mqtt.ReceiveMessage) -> None:
-            request = json.loads(msg.payload)
-            requests.append((msg.topic, request))
-            seen.set()
-            if reply is not None and (response := reply(msg.topic, request)) is not None:
-                publish(*response)
-
-        entry.async_on_unload(await ha_mqtt.async_subscribe(hass, topic_filter, _on_request, 1))
-
-    answer.requests = requests
-    answer.seen = seen
-    return answer
 
 
 @pytest.fixture
