@@ -9,6 +9,7 @@ from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
@@ -26,6 +27,9 @@ PLATFORMS: list[Platform] = [
     Platform.SENSOR,
 ]
 
+ISSUE_MQTT_MISSING = "mqtt_missing"
+"""Repair issue raised while HA's MQTT integration is missing or not connected."""
+
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -38,7 +42,16 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: NailaConfigEntry) -> bool:
     """Set up one NAILA prefix: devices, platforms, then the MQTT subscriptions."""
     if not await mqtt.async_wait_for_mqtt_client(hass):
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            ISSUE_MQTT_MISSING,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_MQTT_MISSING,
+        )
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_unavailable")
+    ir.async_delete_issue(hass, DOMAIN, ISSUE_MQTT_MISSING)
     _async_remove_foreign_prefix(hass, entry)
     integration = await async_get_integration(hass, DOMAIN)
     hub = NailaHub(hass, entry, str(integration.version) if integration.version else None)

@@ -130,11 +130,20 @@ class NailaAlertBinarySensor(NailaEntity, BinarySensorEntity):
 
     def __init__(self, hub: NailaHub, spec: AlertSensorSpec) -> None:
         super().__init__(hub, spec.key, spec.key, f"{spec.scope}/{spec.name}")
+        if spec.scope == "devices":  # a camera's own sensor: unavailable while it is offline
+            self._availability_key = device_key(spec.name)
+        self._scope = spec
         self._attr_device_class = ALERT_DEVICE_CLASSES.get(spec.alert_type)
         self._attr_translation_placeholders = {
             "alert_type": spec.alert_type.replace("_", " ").capitalize()
         }
         self._cancel_off: CALLBACK_TYPE | None = None
+
+    def _source_available(self) -> bool:
+        if self._scope.scope != "devices":
+            return True
+        status = self.hub.devices.get(self._scope.name)
+        return status is None or status.online
 
     def _update_from_hub(self) -> None:
         if last := self.hub.last_alerts.get(self._key):

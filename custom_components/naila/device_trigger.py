@@ -66,7 +66,11 @@ async def async_attach_trigger(
     device_id = config[CONF_DEVICE_ID]
     key = _alert_key(hass, device_id)
     if key is None:
-        raise InvalidDeviceAutomationConfig(f"Device {device_id} has no NAILA alerts")
+        raise InvalidDeviceAutomationConfig(
+            translation_domain=DOMAIN,
+            translation_key="no_alerts",
+            translation_placeholders={"device": device_id},
+        )
     event_config = event_trigger.TRIGGER_SCHEMA(
         {
             CONF_PLATFORM: "event",

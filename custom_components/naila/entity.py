@@ -9,7 +9,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 
 from .hub import NailaHub
-from .models import SIGNAL_CONNECTION
+from .models import SIGNAL_CONNECTION, device_key
 
 
 class NailaEntity(Entity):
@@ -68,3 +68,16 @@ class NailaEntity(Entity):
     @callback
     def _async_on_availability(self, _value: Any) -> None:
         self.async_write_ha_state()
+
+
+class NailaDeviceScopedEntity(NailaEntity):
+    """An entity of one NAILA device: unavailable while that device is offline."""
+
+    def __init__(self, hub: NailaHub, key: str, unique_suffix: str, device_id: str) -> None:
+        super().__init__(hub, key, unique_suffix, f"devices/{device_id}")
+        self._device_id = device_id
+        self._availability_key = device_key(device_id)
+
+    def _source_available(self) -> bool:
+        status = self.hub.devices.get(self._device_id)
+        return status is None or status.online

@@ -284,6 +284,12 @@ class NailaHub:
             status = parse_service_status(decode_json(msg.payload, MAX_JSON_BYTES), id_key)
         previous = self.status[source]
         self.status[source] = status
+        _log_transition(
+            f"NAILA {source}",
+            previous is not None and previous.online,
+            status is not None and status.online,
+            previous is None,
+        )
         if status and status.version and (previous is None or previous.version != status.version):
             registry = dr.async_get(self.hass)
             if device := registry.async_get_device(identifiers={self.identifier(source)}):
@@ -316,6 +322,12 @@ class NailaHub:
             return
         status = parse_device_status(device_id, decode_json(msg.payload, MAX_JSON_BYTES))
         previous = self.devices.get(device_id)
+        _log_transition(
+            f"NAILA device {device_id}",
+            previous is not None and previous.online,
+            status.online,
+            previous is None,
+        )
         if previous and not status.online:
             # A last will carries only the id and `online`: keep what the device told us before.
             status = replace(
@@ -510,3 +522,13 @@ class NailaHub:
             return  # a reply to another client's upload
         data = decode_json(msg.payload, MAX_MEDIA_BYTES)
         self.requests.resolve_reply(parse_upload_reply(levels[0], data))
+
+
+def _log_transition(what: str, was_online: bool, online: bool, first: bool) -> None:
+    """Log once per online -> offline change and once per recovery (not the first status)."""
+    if first or was_online == online:
+        return
+    if online:
+        _LOGGER.info("%s is back online", what)
+    else:
+        _LOGGER.info("%s went offline", what)

@@ -8,7 +8,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .entity import NailaEntity
+from .entity import NailaDeviceScopedEntity
 from .hub import NailaConfigEntry, NailaHub
 from .models import SIGNAL_NEW_CAMERA, snapshot_key
 from .payloads import Snapshot
@@ -36,21 +36,16 @@ async def async_setup_entry(
     )
 
 
-class NailaSnapshotImage(NailaEntity, ImageEntity):
+class NailaSnapshotImage(NailaDeviceScopedEntity, ImageEntity):
     """The last snapshot of one camera device; the state is the snapshot's time."""
 
     _attr_translation_key = "snapshot"
 
     def __init__(self, hass: HomeAssistant, hub: NailaHub, device_id: str) -> None:
-        NailaEntity.__init__(
-            self,
-            hub,
-            snapshot_key(device_id),
-            f"devices/{device_id}/snapshot",
-            f"devices/{device_id}",
+        NailaDeviceScopedEntity.__init__(
+            self, hub, snapshot_key(device_id), f"devices/{device_id}/snapshot", device_id
         )
         ImageEntity.__init__(self, hass)
-        self._device_id = device_id
         self._image: bytes | None = None
 
     def _update_from_hub(self) -> None:

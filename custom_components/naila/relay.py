@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components import conversation, mqtt
 from homeassistant.components.mqtt import ReceiveMessage
 from homeassistant.core import Context, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import intent
 from homeassistant.helpers.event import async_track_time_interval
@@ -104,9 +105,12 @@ class ConversationRelay:
 
     async def _async_publish_status(self, online: bool) -> None:
         status = IntegrationStatus(online=online, version=self.version)
-        await mqtt.async_publish(
-            self.hass, self.hub.topics.integration_status, status.to_json(), QOS_RELIABLE, True
-        )
+        try:
+            await mqtt.async_publish(
+                self.hass, self.hub.topics.integration_status, status.to_json(), QOS_RELIABLE, True
+            )
+        except HomeAssistantError as err:  # MQTT is down: the next reconnect publishes again
+            _LOGGER.debug("Integration status not published: %s", err)
 
     # ---- requests ------------------------------------------------------------------
 
@@ -212,10 +216,13 @@ class ConversationRelay:
             self.answered += 1
         else:
             self.failed += 1
-        await mqtt.async_publish(
-            self.hass,
-            self.hub.topics.conversation_response(response.request_id),
-            response.to_json(),
-            QOS_RELIABLE,
-            False,
-        )
+        try:
+            await mqtt.async_publish(
+                self.hass,
+                self.hub.topics.conversation_response(response.request_id),
+                response.to_json(),
+                QOS_RELIABLE,
+                False,
+            )
+        except HomeAssistantError as err:  # the server's deadline answers instead
+            _LOGGER.warning("Answer to %s not published: %s", response.request_id, err)

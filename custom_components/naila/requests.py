@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
 from .commands import CommandMessage
-from .const import QOS_RELIABLE, Topics
+from .const import DOMAIN, QOS_RELIABLE, Topics
 from .payloads import DeviceEvent, Snapshot, UploadReply
 
 
@@ -122,7 +122,9 @@ class NailaRequests:
         for waiters in (self._snapshots, self._events, self._replies):
             for future in waiters.values():
                 if not future.done():
-                    future.set_exception(HomeAssistantError("NAILA was unloaded"))
+                    future.set_exception(
+                        HomeAssistantError(translation_domain=DOMAIN, translation_key="unloaded")
+                    )
             waiters.clear()
 
 

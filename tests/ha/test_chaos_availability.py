@@ -163,6 +163,10 @@ async def test_entities_follow_crashes_and_recover(
 
     # the broker crashes: everything NAILA shows is unavailable; restarted (no persistence,
     # no retained messages), every publisher republishes and HA shows them again
+    births: list[str] = []
+    unsubscribe_births = await ha_mqtt.async_subscribe(
+        hass, "homeassistant/status", lambda msg: births.append(msg.payload)
+    )
     processes.kill9("broker")
     await _until(lambda: state(hass, GATEWAY) == STATE_UNAVAILABLE, seconds=30)
     assert state(hass, DEVICE) == STATE_UNAVAILABLE
@@ -170,6 +174,9 @@ async def test_entities_follow_crashes_and_recover(
     await _until(lambda: ha_mqtt.is_connected(hass), seconds=60)
     await _until(lambda: state(hass, GATEWAY) == STATE_ON, seconds=60)
     await _until(lambda: state(hass, DEVICE) == STATE_ON, seconds=30)
+    # HA's own birth message after the reconnect, so unloading MQTT does not cut it off
+    await _until(lambda: "online" in births, seconds=30)
+    unsubscribe_births()
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert await hass.config_entries.async_unload(mqtt_entry.entry_id)

@@ -217,3 +217,19 @@ async def test_a_finished_timer_rings_on_the_device(
     assert command["command"] == "announce"
     assert command["sound"] == "timer"
     assert command["message"] == "Your timer is finished"
+
+
+async def test_camera_entities_are_unavailable_while_the_camera_is_offline(
+    hass: HomeAssistant, speaker: MockConfigEntry, publish
+) -> None:
+    publish("naila/alerts/porch/person_detected", {"source_device": "front_cam"})
+    await hass.async_block_till_done()
+    camera_entities = ["image.front_cam_snapshot", "binary_sensor.front_cam_person_detected"]
+    for entity_id in camera_entities:
+        assert hass.states.get(entity_id).state != "unavailable", entity_id
+    publish("naila/devices/front_cam/status", {"device_id": "front_cam", "online": False})
+    await hass.async_block_till_done()
+    for entity_id in camera_entities:
+        assert hass.states.get(entity_id).state == "unavailable", entity_id
+    # The zone's sensor is not the camera's: it stays.
+    assert hass.states.get("binary_sensor.naila_zone_porch_person_detected").state == "on"

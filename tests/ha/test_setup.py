@@ -3,6 +3,7 @@
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.service import async_get_all_descriptions
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -47,3 +48,18 @@ async def test_setup_retries_without_mqtt(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert entry.reason == "Home Assistant's MQTT integration is not available"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "mqtt_missing")
+    assert issue is not None and issue.translation_key == "mqtt_missing"
+
+
+async def test_online_offline_transitions_are_logged_once(
+    hass: HomeAssistant, entry: MockConfigEntry, publish, caplog
+) -> None:
+    for online in (True, False, False, True):
+        publish("naila/gateway/status", {"online": online, "gateway_id": "gw"})
+        publish("naila/devices/d1/status", {"device_id": "d1", "online": online})
+        await hass.async_block_till_done()
+    assert caplog.text.count("NAILA gateway went offline") == 1
+    assert caplog.text.count("NAILA gateway is back online") == 1
+    assert caplog.text.count("NAILA device d1 went offline") == 1
+    assert caplog.text.count("NAILA device d1 is back online") == 1
