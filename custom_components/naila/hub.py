@@ -304,6 +304,10 @@ class NailaHub:
 
     def _set_metrics(self, source: str, msg: ReceiveMessage, keys: tuple[str, ...]) -> None:
         values = parse_metrics(decode_json(msg.payload, MAX_JSON_BYTES), keys)
+        # A request without a stage (an announcement has no STT or LLM) reports it as null:
+        # the "last ..." sensors keep the last measured value instead of turning Unknown.
+        previous = self.metrics[source]
+        values = {k: previous.get(k) if v is None else v for k, v in values.items()}
         self.metrics[source] = values
         async_dispatcher_send(self.hass, self.signal(metrics_key(source)), values)
 

@@ -7,6 +7,7 @@ The gateway runs from the Python 3.11 venv ($NAILA_SERVER_PYTHON, as tests/ha_wy
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -177,6 +178,8 @@ async def test_entities_follow_crashes_and_recover(
     # HA's own birth message after the reconnect, so unloading MQTT does not cut it off
     await _until(lambda: "online" in births, seconds=30)
     unsubscribe_births()
+    async with asyncio.timeout(30):  # every re-subscribe/birth task of HA's MQTT client ended
+        await hass.async_block_till_done(wait_background_tasks=True)
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert await hass.config_entries.async_unload(mqtt_entry.entry_id)

@@ -82,6 +82,15 @@ async def test_metrics_sensors_and_unavailable_when_offline(
     await hass.async_block_till_done()
     assert hass.states.get(cpu).state == STATE_UNAVAILABLE
     assert hass.states.get("sensor.naila_ai_server_requests").state == "3"
+    # An announcement: no speech-to-text, no LLM; the last measured values stay.
+    publish(
+        "naila/server/metrics",
+        {"first_audio_ms": 95, "stt_ms": None, "llm_first_token_ms": None, "requests_total": 4},
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.naila_ai_server_last_speech_to_text_time").state == "120"
+    assert hass.states.get("sensor.naila_ai_server_last_first_audio_time").state == "95"
+    assert hass.states.get("sensor.naila_ai_server_requests").state == "4"
 
 
 async def test_mqtt_disconnect_makes_entities_unavailable(
