@@ -67,6 +67,12 @@ class GatewayConfig:
         group=_AI,
         help="shared token sent as the first (auth) frame",
     )
+    ai_server_keepalive: float = setting(
+        5.0,
+        env="AI_SERVER_KEEPALIVE",
+        group=_AI,
+        help="seconds between PING frames that keep an idle audio socket open",
+    )
     ai_server_protocol: str = setting(
         "stream",
         env="AI_SERVER_PROTOCOL",

@@ -59,6 +59,7 @@ class Gateway:
             config.ai_server_port,
             token=config.ai_server_token,
             reply_timeout=config.reply_timeout,
+            keepalive=config.ai_server_keepalive,
         )
         self.mqtt = MqttLink(
             config.mqtt,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from naila_protocol.framing import (
     NO_REQUEST,
+    PING_FRAME,
     ErrorCode,
     Frame,
     FrameError,
@@ -53,6 +54,7 @@ class ServerClient:
         *,
         token: str | None = None,
         reply_timeout: float = 10.0,
+        keepalive: float = 5.0,
         backoff_initial: float = 0.25,
         backoff_max: float = 5.0,
         on_connection_change: Callable[[bool], None] | None = None,
@@ -61,6 +63,7 @@ class ServerClient:
         self.port = port
         self.token = token
         self.reply_timeout = reply_timeout
+        self.keepalive = keepalive
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self._on_connection_change = on_connection_change
@@ -69,6 +72,7 @@ class ServerClient:
         self._pending: dict[str, _Pending] = {}
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def connected(self) -> bool:
@@ -82,6 +86,7 @@ class ServerClient:
             self._task = asyncio.create_task(self._run(), name="naila-ai-server-client")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -158,7 +163,12 @@ class ServerClient:
                 if await self._authenticate(reader, writer):
                     delay = self.backoff_initial
                     self._set_connected(writer)
-                    await self._read_loop(reader)
+                    pinger = asyncio.create_task(self._keep_alive(), name="ai-server keepalive")
+                    try:
+                        await self._read_loop(reader)
+                    finally:
+                        pinger.cancel()
+                        await asyncio.wait([pinger])
             except (ConnectionError, OSError) as err:
                 _LOGGER.warning("AI server connection lost: %s", err)
             finally:
@@ -168,13 +178,21 @@ class ServerClient:
                 writer.close()
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
-                if was_connected:
+                if was_connected and not self._stopping:
                     _LOGGER.warning("AI server disconnected; reconnecting")
                     self._fail_all("server_unavailable", notify=True)
                     if self._on_connection_change:
                         self._on_connection_change(False)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.backoff_max)
+
+    async def _keep_alive(self) -> None:
+        """A PING at once (the server wants a first frame soon) and every `keepalive` s: the
+        server closes connections that stay silent, an idle gateway must not look dead."""
+        while True:
+            if not await self.send(PING_FRAME):
+                return
+            await asyncio.sleep(self.keepalive)
 
     def _set_connected(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer

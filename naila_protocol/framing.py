@@ -63,6 +63,8 @@ class FrameKind(enum.StrEnum):
     """Gateway -> server, first frame when a token is configured; body is the token."""
     AUTH_OK = "auth_ok"
     """Server -> gateway: the token was accepted."""
+    PING = "ping"
+    """Gateway -> server (empty, ids `-`): keeps an idle connection open; nothing answers it."""
     TURN = "turn"
     """Gateway -> server (empty): send verdicts for this chunked request; server -> gateway,
     at each pause of it: is the turn over? (TurnVerdict)."""
@@ -259,6 +261,10 @@ def encode_frame(frame: Frame) -> bytes:
     return encode_header(header) + frame.payload
 
 
+PING_FRAME = Frame(NO_REQUEST, 0, NO_REQUEST, FrameKind.PING)
+"""The keepalive frame: `-|0|0|-|ping`."""
+
+
 def error_frame(
     code: ErrorCode, message: str, *, device_id: str = NO_REQUEST, request_id: str = NO_REQUEST
 ) -> Frame:
@@ -281,7 +287,8 @@ def parse_header(line: bytes) -> Header:
     except ValueError:
         raise FrameError(ErrorCode.BAD_KIND, f"unknown frame kind {parts[4]!r}") from None
     if not is_valid_id(device_id) and not (
-        kind in (FrameKind.ERROR, FrameKind.AUTH, FrameKind.AUTH_OK) and device_id == NO_REQUEST
+        kind in (FrameKind.ERROR, FrameKind.AUTH, FrameKind.AUTH_OK, FrameKind.PING)
+        and device_id == NO_REQUEST
     ):
         raise FrameError(ErrorCode.BAD_HEADER, "invalid device_id")
     if not (is_valid_id(request_id) or request_id == NO_REQUEST):

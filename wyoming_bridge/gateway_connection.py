@@ -203,6 +203,8 @@ class GatewayConnection:
             await self._video(frame)
         elif kind is FrameKind.TURN:
             await self._subscribe_turn(frame)
+        elif kind is FrameKind.PING:
+            pass  # a frame: the idle timer starts again
         elif kind is FrameKind.AUTH:
             await self._send(Frame(NO_REQUEST, 0, NO_REQUEST, FrameKind.AUTH_OK))
         elif kind is FrameKind.ERROR:

@@ -90,6 +90,8 @@ class ReplyServer:
                     return
                 writer.write(encode_frame(Frame(NO_REQUEST, 0, NO_REQUEST, FrameKind.AUTH_OK)))
             while (frame := await read_frame(reader)) is not None:
+                if frame.kind is FrameKind.PING:
+                    continue  # keepalive: the real server ignores it too
                 self.received.append(frame)
                 if frame.kind is FrameKind.CANCEL:
                     self.cancelled.append(frame.request_id)
