@@ -16,12 +16,14 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from homeassistant.components import mqtt as ha_mqtt
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.naila.const import CONF_PREFIX, DOMAIN
@@ -164,6 +166,25 @@ async def test_entities_follow_crashes_and_recover(
 
     # the broker crashes: everything NAILA shows is unavailable; restarted (no persistence,
     # no retained messages), every publisher republishes and HA shows them again
+    # HA 2025.4.4's MQTT client starts a resubscribe-and-birth task on each connect; when the
+    # broker dies again under it, that task ends in an exception nobody retrieves. That is HA's
+    # own behaviour, not NAILA's: only that one exception is let through, everything else still
+    # fails the test.
+    loop = asyncio.get_running_loop()
+    previous_handler = loop.get_exception_handler()
+
+    def ignore_ha_birth_failure(
+        event_loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+    ) -> None:
+        error = context.get("exception")
+        if isinstance(error, HomeAssistantError) and "not currently connected" in str(error):
+            return
+        if previous_handler is not None:
+            previous_handler(event_loop, context)
+        else:
+            event_loop.default_exception_handler(context)
+
+    loop.set_exception_handler(ignore_ha_birth_failure)
     births: list[str] = []
     unsubscribe_births = await ha_mqtt.async_subscribe(
         hass, "homeassistant/status", lambda msg: births.append(msg.payload)
