@@ -22,7 +22,7 @@ from naila_gateway.video import (
     attach_video_track,
 )
 from naila_gateway.video.sender import FrameSink
-from naila_protocol.framing import Frame, FrameError, read_frame
+from naila_protocol.framing import Frame, FrameError, FrameKind, read_frame
 
 
 def decode_jpeg(data: bytes) -> av.VideoFrame:
@@ -39,17 +39,22 @@ def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @dataclass
 class VideoReceiver:
-    """A stand-in AI server socket: parses every frame with naila_protocol.framing.read_frame."""
+    """A stand-in AI server socket: parses every frame with naila_protocol.framing.read_frame;
+    keepalive PINGs are counted apart, as the AI server ignores them."""
 
     host: str = "127.0.0.1"
     port: int = 0
     frames: list[tuple[float, Frame]] = field(default_factory=list)
     errors: list[FrameError] = field(default_factory=list)
+    pings: int = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while (frame := await read_frame(reader)) is not None:
-                self.frames.append((time.monotonic(), frame))
+                if frame.kind is FrameKind.PING:
+                    self.pings += 1
+                else:
+                    self.frames.append((time.monotonic(), frame))
         except FrameError as err:
             self.errors.append(err)
         finally:
