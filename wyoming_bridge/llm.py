@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from naila_protocol.settings import setting
+from naila_protocol.settings import ranged, setting
 
 from .chat_prompt import ChatPrompt, ChatTemplate, Message, copy_guard
 from .kv_state import ConversationKv, KvStateStore, common_prefix
@@ -88,11 +88,32 @@ class LlmSettings:
         help="keep each conversation's evaluated prompt between turns",
     )
     """Keep each conversation's evaluated prompt (KV state) between turns (kv_state.py)."""
-    kv_states: int = 8
+    kv_states: int = setting(
+        8,
+        env="LLM_KV_STATES",
+        parse=ranged(int, 0, 64),
+        flag="--llm-kv-states",
+        group=_GROUP,
+        help="conversations whose KV state is kept while another one uses the model",
+    )
     """Conversations whose KV state is kept while another one uses the model."""
-    kv_state_mb: float = 256.0
+    kv_state_mb: float = setting(
+        256.0,
+        env="LLM_KV_STATE_MB",
+        parse=ranged(float, 0.0, 4096.0),
+        flag="--llm-kv-state-mb",
+        group=_GROUP,
+        help="MiB all kept KV states may take together",
+    )
     """Byte cap of all kept KV states together, in MiB."""
-    copy_guard_tokens: int = 4
+    copy_guard_tokens: int = setting(
+        4,
+        env="LLM_COPY_GUARD_TOKENS",
+        parse=ranged(int, 0, 64),
+        flag="--llm-copy-guard-tokens",
+        group=_GROUP,
+        help="a reply may not repeat a run of this many tokens of the previous reply (0 = off)",
+    )
     """A reply may not repeat a run of this many tokens of the previous reply (0 = off)."""
 
 

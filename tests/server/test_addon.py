@@ -59,6 +59,10 @@ def test_options_and_mqtt_service_reach_the_settings(tmp_path: Path) -> None:
         "llm_max_tokens": 99,
         "system_prompt": "Be brief.",
         "history_turns": 0,
+        "kv_cache": False,
+        "kv_states": 2,
+        "kv_state_mb": 48.5,
+        "copy_guard_tokens": 0,
         "speculation": "stt",
         "auth_token": "s3cret",
         "allow": ["10.0.0.0/8", "192.168.1.5"],
@@ -73,6 +77,13 @@ def test_options_and_mqtt_service_reach_the_settings(tmp_path: Path) -> None:
         99,
     )
     assert (settings.llm.system_prompt, settings.llm.history_turns) == ("Be brief.", 0)
+    llm = settings.llm
+    assert (llm.kv_cache, llm.kv_states, llm.kv_state_mb, llm.copy_guard_tokens) == (
+        False,
+        2,
+        48.5,
+        0,
+    )
     assert settings.speculation.mode == "stt"
     assert settings.audio_socket.limits.auth_token == "s3cret"
     assert settings.audio_socket.allow == ["10.0.0.0/8", "192.168.1.5"]

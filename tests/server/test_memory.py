@@ -170,3 +170,25 @@ def test_changing_facts_do_not_break_the_cached_prefix(engine: LlmEngine) -> Non
     assert engine.last_prompt is not None
     assert engine.kv.shifts - shifts == 2  # the last turn's facts were cut out of the cache
     assert engine.evaluated_before_last >= 0.6 * len(engine.last_prompt.tokens)
+
+
+def test_kv_settings_come_from_flags_and_environment() -> None:
+    from naila_protocol.settings import load_settings  # noqa: PLC0415
+    from wyoming_bridge.app import ServerSettings  # noqa: PLC0415
+    from wyoming_bridge.cli import parse_settings  # noqa: PLC0415
+
+    environ = {"LLM_KV_STATES": "3", "LLM_KV_STATE_MB": "64.5", "LLM_COPY_GUARD_TOKENS": "0"}
+    llm = load_settings(ServerSettings, environ).llm
+    assert (llm.kv_states, llm.kv_state_mb, llm.copy_guard_tokens) == (3, 64.5, 0)
+    flags = ["--llm-kv-states", "2", "--llm-kv-state-mb", "32", "--llm-copy-guard-tokens", "6"]
+    llm = parse_settings(flags).llm
+    assert (llm.kv_states, llm.kv_state_mb, llm.copy_guard_tokens) == (2, 32.0, 6)
+    assert parse_settings([]).llm == LlmSettings()
+
+
+def test_kv_setting_out_of_range_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from wyoming_bridge.cli import parse_settings  # noqa: PLC0415
+
+    with pytest.raises(SystemExit):
+        parse_settings(["--llm-kv-states", "-1"])
+    assert "argument --llm-kv-states: '-1' is outside 0..64" in capsys.readouterr().err
