@@ -7,7 +7,11 @@ for option in mqtt_host mqtt_port mqtt_username mqtt_password mqtt_prefix gatewa
     ai_server_host ai_server_port ai_server_token ai_server_protocol \
     webrtc_ice_servers webrtc_ice_addresses webrtc_opus_bitrate webrtc_jitter_frames \
     http_token http_tls_cert_file http_tls_key_file \
-    audio_vad_mode audio_vad_threshold audio_silence_frames audio_sample_rate log_level; do
+    audio_vad_mode audio_vad_threshold audio_silence_frames audio_sample_rate log_level \
+    audio_end_of_turn audio_end_of_turn_min_silence audio_end_of_turn_max_silence \
+    audio_end_of_turn_verdict_wait audio_echo audio_echo_max_delay audio_echo_margin_db \
+    audio_echo_onset_frames listening_mode wake_word listening_follow_up_seconds \
+    wake_word_command_seconds wake_word_preroll_seconds ai_server_keepalive; do
     if bashio::config.has_value "${option}"; then
         export "${option^^}=$(bashio::config "${option}")"
     fi

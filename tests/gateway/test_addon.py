@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from naila_gateway.config import GatewayConfig
-from naila_protocol.settings import env_names
+from naila_protocol.settings import env_names, leaves
 from tests.addon_script import run_addon
 
 ADDON = Path(__file__).parents[2] / "addons" / "naila_gateway"
@@ -38,6 +38,61 @@ def test_options_are_gateway_environment_variables() -> None:
     assert set(config["arch"]) == {"amd64", "aarch64"}
     defaults = {key.upper(): str(value) for key, value in config["options"].items() if value != ""}
     GatewayConfig.from_env(defaults).validate()
+
+
+def test_option_choices_are_the_settings_choices() -> None:
+    """An option of a setting with choices lists exactly them; this round's settings are offered."""
+    schema = yaml.safe_load((ADDON / "config.yaml").read_text())["schema"]
+    specs = {leaf.spec.env: leaf.spec for leaf in leaves(GatewayConfig)}
+    for key, kind in schema.items():
+        listed = re.fullmatch(r"list\((.*)\)\??", kind)
+        choices = specs[key.upper()].choices
+        if choices is not None:
+            assert listed is not None, f"{key}: the setting has choices, the option must list them"
+            assert set(listed.group(1).split("|")) == set(choices), key
+    offered = {key.upper() for key in schema}
+    assert {
+        "LISTENING_MODE",
+        "WAKE_WORD",
+        "LISTENING_FOLLOW_UP_SECONDS",
+        "WAKE_WORD_COMMAND_SECONDS",
+        "WAKE_WORD_PREROLL_SECONDS",
+        "AUDIO_ECHO",
+        "AUDIO_ECHO_MAX_DELAY",
+        "AUDIO_ECHO_MARGIN_DB",
+        "AUDIO_ECHO_ONSET_FRAMES",
+        "AUDIO_END_OF_TURN",
+        "AUDIO_END_OF_TURN_MIN_SILENCE",
+        "AUDIO_END_OF_TURN_MAX_SILENCE",
+        "AUDIO_END_OF_TURN_VERDICT_WAIT",
+        "AI_SERVER_KEEPALIVE",
+    } <= offered
+
+
+def test_listening_echo_and_end_of_turn_options_reach_the_settings(tmp_path: Path) -> None:
+    options = {
+        "ai_server_host": "10.0.0.2",
+        "listening_mode": "push_to_talk",
+        "wake_word": "hey_jarvis",
+        "listening_follow_up_seconds": 4.5,
+        "wake_word_command_seconds": 3,
+        "wake_word_preroll_seconds": 0.5,
+        "audio_echo": "suppress",
+        "audio_echo_onset_frames": 2,
+        "audio_end_of_turn": "semantic",
+        "audio_end_of_turn_max_silence": 2.5,
+        "ai_server_keepalive": 7,
+    }
+    environ = run_addon(tmp_path, "naila_gateway", options, tmp_path / "t")
+    config = GatewayConfig.from_env(environ)
+    config.validate()
+    listening = config.listening
+    assert (listening.listening_mode, listening.wake_word) == ("push_to_talk", "hey_jarvis")
+    assert (listening.follow_up_seconds, listening.command_seconds) == (4.5, 3.0)
+    assert listening.wake_preroll_seconds == 0.5
+    assert (config.echo.mode, config.echo.onset_frames) == ("suppress", 2)
+    assert (config.end_of_turn.mode, config.end_of_turn.max_silence_s) == ("semantic", 2.5)
+    assert config.ai_server_keepalive == 7.0
 
 
 def test_run_script_maps_every_option() -> None:
