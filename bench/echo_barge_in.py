@@ -34,11 +34,12 @@ from bench.gateway_procs import mosquitto
 from bench.reply_speaker import ReplySpeaker
 from bench.speech import espeak_pcm, resample_pcm
 from naila_demo.speech import trim_silence
-from naila_gateway import Gateway, GatewayConfig, wait_for_session
+from naila_gateway import Gateway, GatewayConfig
 from naila_gateway.echo import EchoMode, EchoSettings
 from naila_protocol.mqtt import MqttSettings
 from naila_sim import SimDevice, SimDeviceConfig
 from naila_sim.echo import RoomEcho
+from tests.helpers import wait_for_session
 
 REPLY_TEXT = (
     "The kitchen lights are on now, and the living room is at twenty one degrees, "

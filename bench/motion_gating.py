@@ -31,21 +31,21 @@ from naila_gateway.video import (
     CameraVideoConsumer,
     MotionDetector,
     MotionGate,
-    StreamFrameSink,
     VideoConfig,
     VideoStats,
     to_analysis_grey,
 )
 from naila_gateway.video.jpeg import JpegEncoder
-from naila_gateway.video.synthetic import (
+from naila_protocol.framing import read_frame
+from naila_protocol.settings import SettingsParser
+from naila_sim.synthetic import (
     MOVING,
     STATIC,
     Phase,
     SyntheticCameraTrack,
     SyntheticScene,
 )
-from naila_protocol.framing import read_frame
-from naila_protocol.settings import SettingsParser
+from tests.helpers import StreamFrameSink
 
 
 @dataclass

@@ -1,12 +1,12 @@
 """NAILA gateway: WebRTC audio from devices, MQTT signaling, VAD, barge-in, AI-server client.
 
 Public API: `GatewayConfig` (settings, `from_env()`), `Gateway` (async context manager or
-`await Gateway(config).run()`), `wait_for_session`. CLI: `python -m naila_gateway --help`.
+`await Gateway(config).run()`). CLI: `python -m naila_gateway --help`.
 """
 
 __version__ = "0.1.0"
 
 from naila_gateway.config import GatewayConfig
-from naila_gateway.gateway import Gateway, wait_for_session
+from naila_gateway.gateway import Gateway
 
-__all__ = ["Gateway", "GatewayConfig", "__version__", "wait_for_session"]
+__all__ = ["Gateway", "GatewayConfig", "__version__"]

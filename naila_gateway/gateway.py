@@ -474,16 +474,3 @@ class Gateway:
             await asyncio.sleep(self.config.metrics_interval)
             payload = json.dumps(self.metrics_payload()).encode()
             self.mqtt.publish(self.topics.gateway_metrics, payload, qos=QOS_TELEMETRY)
-
-
-async def wait_for_session(gateway: Gateway, device_id: str, limit: float = 10.0) -> PeerSession:
-    """Wait until `device_id` has a connected session (helper for tools and tests)."""
-    async with asyncio.timeout(limit):
-        while True:
-            session = gateway.sessions.get(device_id)
-            if session is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(session.connected.wait(), 0.2)
-                    return session
-            else:
-                await asyncio.sleep(0.02)

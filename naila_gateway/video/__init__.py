@@ -11,7 +11,7 @@ from naila_gateway.video.config import VideoConfig
 from naila_gateway.video.consumer import CAMERA_CAPABILITY, CameraVideoConsumer, attach_video_track
 from naila_gateway.video.gate import MotionGate, VideoStats
 from naila_gateway.video.motion import MotionDetector, MotionResult, to_analysis_grey
-from naila_gateway.video.sender import FrameSink, StreamFrameSink, VideoFrameSender
+from naila_gateway.video.sender import FrameSink, VideoFrameSender
 
 __all__ = [
     "CAMERA_CAPABILITY",
@@ -20,7 +20,6 @@ __all__ = [
     "MotionDetector",
     "MotionGate",
     "MotionResult",
-    "StreamFrameSink",
     "VideoConfig",
     "VideoFrameSender",
     "VideoStats",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import secrets
 from typing import Protocol
 
-from naila_protocol.framing import Frame, FrameKind, encode_frame, is_valid_id
+from naila_protocol.framing import Frame, FrameKind, is_valid_id
 
 VIDEO_SAMPLE_RATE = 0
 """The sample_rate header field of VIDEO frames (docs/protocol.md)."""
@@ -46,18 +45,3 @@ class VideoFrameSender:
         if not await self._sink.send(frame):
             raise FrameNotSent(f"{frame.request_id} not written: AI server not connected")
         return frame
-
-
-class StreamFrameSink:
-    """FrameSink over an asyncio stream (a dedicated connection to the AI server)."""
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
-        self._lock = asyncio.Lock()
-
-    async def send(self, frame: Frame) -> bool:
-        """Raises ConnectionError/OSError if the connection broke."""
-        async with self._lock:
-            self._writer.write(encode_frame(frame))
-            await self._writer.drain()
-        return True

@@ -7,10 +7,11 @@ import asyncio
 import numpy as np
 import pytest
 
-from naila_gateway import GatewayConfig, wait_for_session
+from naila_gateway import GatewayConfig
 from naila_gateway.echo import EchoGuard, EchoMode, EchoSettings
 from naila_sim import speak_text
 from naila_sim.echo import RoomEcho
+from tests.helpers import wait_for_session
 
 SUPPRESS = EchoSettings(mode=EchoMode.SUPPRESS)
 

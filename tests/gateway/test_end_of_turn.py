@@ -7,10 +7,11 @@ import logging
 import numpy as np
 import pytest
 
-from naila_gateway import GatewayConfig, wait_for_session
+from naila_gateway import GatewayConfig
 from naila_gateway.end_of_turn import EndOfTurnMode, EndOfTurnSettings, TurnGate
 from naila_protocol.framing import TURN_DISABLED, FrameKind, TurnVerdict
 from naila_sim import tone
+from tests.helpers import wait_for_session
 
 SEMANTIC = EndOfTurnSettings(
     EndOfTurnMode.SEMANTIC, min_silence_s=0.16, max_silence_s=2.0, verdict_wait_s=0.6

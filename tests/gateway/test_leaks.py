@@ -8,8 +8,8 @@ import threading
 
 import psutil
 
-from naila_gateway import wait_for_session
 from tests.gateway.conftest import until
+from tests.helpers import wait_for_session
 
 CYCLES = 100
 

@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import time
 
-from naila_gateway import wait_for_session
 from naila_gateway.listening import ListeningSettings
 from naila_gateway.sounds import sound_pcm
 from naila_protocol.commands import CommandMessage
@@ -16,6 +15,7 @@ from naila_protocol.payloads import DeviceSettings
 from naila_protocol.vocab import DeviceCommand, ListeningMode, Sound
 from naila_sim import tone
 from tests.gateway.conftest import until
+from tests.helpers import wait_for_session
 
 
 def states(device) -> list[str]:

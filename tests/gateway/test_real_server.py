@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from naila_gateway import wait_for_session
 from naila_sim import speak_text
 from tests.conftest import free_port
+from tests.helpers import wait_for_session
 
 pytestmark = pytest.mark.slow
 

@@ -7,12 +7,12 @@ import json
 
 import aiomqtt
 
-from naila_gateway import wait_for_session
 from naila_protocol.framing import FrameKind
 from naila_protocol.topics import Topics
 from naila_sim import tone
 from tests.gateway.conftest import until
 from tests.gateway.reply_server import ReplyServer
+from tests.helpers import wait_for_session
 
 
 async def test_ai_server_killed_and_restarted(make_gateway, make_device, reply_server) -> None:

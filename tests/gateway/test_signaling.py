@@ -7,9 +7,9 @@ import json
 
 import aiomqtt
 
-from naila_gateway import wait_for_session
 from naila_protocol.topics import Topics
 from naila_sim import tone
+from tests.helpers import wait_for_session
 
 TOPICS = Topics()
 

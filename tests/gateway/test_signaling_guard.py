@@ -7,11 +7,11 @@ import json
 import aiomqtt
 import pytest
 
-from naila_gateway import wait_for_session
 from naila_gateway.signaling import BadMessage, parse_answer, parse_command, parse_ice
 from naila_gateway.signaling_limit import SignalingLimiter, TokenBucket
 from naila_protocol.topics import Topics
 from naila_sim import tone
+from tests.helpers import wait_for_session
 
 TOPICS = Topics()
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from naila_gateway import wait_for_session
 from naila_protocol.framing import FrameKind
 from naila_sim import speak_text, tone
+from tests.helpers import wait_for_session
 
 
 async def test_utterance_in_reply_heard(make_gateway, make_device, reply_server) -> None:

@@ -7,12 +7,12 @@ import asyncio
 import numpy as np
 import pytest
 
-from naila_gateway import wait_for_session
 from naila_gateway.listening import ListeningSettings
 from naila_protocol.framing import FrameKind
 from naila_protocol.vocab import ListeningMode, WakeWord
 from naila_sim import speak_text, tone
 from naila_sim.piper import piper_speech, wake_phrase
+from tests.helpers import wait_for_session
 
 RATE = 48000
 WAKE = {"listening_mode": ListeningMode.WAKE_WORD}

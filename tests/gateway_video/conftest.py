@@ -17,12 +17,12 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from naila_gateway.video import (
     CameraVideoConsumer,
-    StreamFrameSink,
     VideoConfig,
     attach_video_track,
 )
 from naila_gateway.video.sender import FrameSink
 from naila_protocol.framing import Frame, FrameError, FrameKind, read_frame
+from tests.helpers import StreamFrameSink
 
 
 def decode_jpeg(data: bytes) -> av.VideoFrame:

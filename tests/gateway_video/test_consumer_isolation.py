@@ -14,12 +14,12 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from naila_gateway.server_client import ServerClient
 from naila_gateway.video import (
     CameraVideoConsumer,
-    StreamFrameSink,
     VideoConfig,
     attach_video_track,
 )
-from naila_gateway.video.synthetic import MOVING, SyntheticCameraTrack, SyntheticScene
 from naila_protocol.framing import FrameKind
+from naila_sim.synthetic import MOVING, SyntheticCameraTrack, SyntheticScene
+from tests.helpers import StreamFrameSink
 
 from .conftest import VideoReceiver
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from naila_gateway.video import MotionGate, VideoConfig, VideoFrameSender
-from naila_gateway.video.synthetic import SyntheticScene
 from naila_protocol.framing import encode_frame
 from naila_protocol.settings import SettingsParser
+from naila_sim.synthetic import SyntheticScene
 
 from .conftest import decode_jpeg
 

@@ -14,10 +14,10 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from naila_gateway import Gateway, GatewayConfig
 from naila_gateway.video import VideoConfig
-from naila_gateway.video.synthetic import MOVING, STATIC, SyntheticCameraTrack, SyntheticScene
 from naila_protocol.framing import FrameKind
 from naila_protocol.mqtt import MqttSettings
 from naila_protocol.topics import QOS_RELIABLE, Topics
+from naila_sim.synthetic import MOVING, STATIC, SyntheticCameraTrack, SyntheticScene
 from tests.conftest import Broker
 
 from .conftest import VideoReceiver, decode_jpeg

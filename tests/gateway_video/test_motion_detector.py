@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from naila_gateway.video import MotionDetector, MotionGate, VideoConfig, to_analysis_grey
-from naila_gateway.video.synthetic import SyntheticScene
+from naila_sim.synthetic import SyntheticScene
 
 
 def grey(scene: SyntheticScene, moving_index: int | None = None) -> np.ndarray:

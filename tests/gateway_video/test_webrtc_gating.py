@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from naila_gateway.video import StreamFrameSink, VideoConfig
-from naila_gateway.video.synthetic import MOVING, STATIC, SyntheticCameraTrack, SyntheticScene
+from naila_gateway.video import VideoConfig
 from naila_protocol.framing import FrameKind
+from naila_sim.synthetic import MOVING, STATIC, SyntheticCameraTrack, SyntheticScene
+from tests.helpers import StreamFrameSink
 
 from .conftest import VideoReceiver, decode_jpeg, play_over_webrtc
 

@@ -1,4 +1,4 @@
-"""Synthetic camera: a static noisy scene and a moving square (tests, bench, simulators)."""
+"""Synthetic camera for motion gating: a still noisy scene and a moving square (aiortc track)."""
 
 from __future__ import annotations
 
