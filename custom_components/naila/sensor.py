@@ -23,7 +23,11 @@ PARALLEL_UPDATES = 0
 
 @dataclass(frozen=True, kw_only=True)
 class NailaSensorEntityDescription(SensorEntityDescription):
-    """A metric of the gateway or the server; `key` is the metric's JSON key."""
+    """A metric of the gateway or the server; `key` is the metric's JSON key.
+
+    Headline metrics are enabled; per-stage timings and drop counters are diagnostic and
+    disabled by default (enable them in the entity settings to follow a slow stage).
+    """
 
     source: str
 
@@ -64,6 +68,7 @@ SENSORS: tuple[NailaSensorEntityDescription, ...] = (
         source=GATEWAY,
         state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
     ),
     NailaSensorEntityDescription(
         key="active_requests",
@@ -95,6 +100,7 @@ SENSORS: tuple[NailaSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
     ),
     NailaSensorEntityDescription(
         key="llm_first_token_ms",
@@ -105,6 +111,7 @@ SENSORS: tuple[NailaSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
     ),
 )
 

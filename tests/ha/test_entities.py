@@ -3,7 +3,13 @@
 import base64
 
 from homeassistant.components import mqtt as ha_mqtt
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import (
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    EntityCategory,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -40,9 +46,42 @@ async def test_gateway_and_server_follow_status_and_last_will(
     assert hass.states.get(GATEWAY).state == STATE_OFF
 
 
+DETAILED = (
+    "sensor.naila_gateway_dropped_frames",
+    "sensor.naila_ai_server_last_speech_to_text_time",
+    "sensor.naila_ai_server_last_first_token_time",
+)
+
+
+async def test_detailed_metrics_disabled_and_connectivity_diagnostic(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    registry = er.async_get(hass)
+    for entity_id in DETAILED:
+        entity = registry.async_get(entity_id)
+        assert entity.disabled_by is er.RegistryEntryDisabler.INTEGRATION, entity_id
+        assert entity.entity_category is EntityCategory.DIAGNOSTIC, entity_id
+        assert hass.states.get(entity_id) is None, entity_id
+    for entity_id in ("sensor.naila_gateway_cpu_usage", "sensor.naila_ai_server_requests"):
+        assert registry.async_get(entity_id).disabled_by is None, entity_id
+        assert registry.async_get(entity_id).entity_category is None, entity_id
+    for entity_id in (GATEWAY, SERVER):
+        assert registry.async_get(entity_id).entity_category is EntityCategory.DIAGNOSTIC
+
+
+async def enable(hass: HomeAssistant, entry: MockConfigEntry, *entity_ids: str) -> None:
+    """Enable entities as a user does in the entity settings, then reload the entry."""
+    registry = er.async_get(hass)
+    for entity_id in entity_ids:
+        registry.async_update_entity(entity_id, disabled_by=None)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
 async def test_metrics_sensors_and_unavailable_when_offline(
     hass: HomeAssistant, entry: MockConfigEntry, publish
 ) -> None:
+    await enable(hass, entry, *DETAILED)
     cpu = "sensor.naila_gateway_cpu_usage"
     latency = "sensor.naila_gateway_last_first_audio_latency"
     assert hass.states.get(cpu).state == STATE_UNAVAILABLE
@@ -68,6 +107,7 @@ async def test_metrics_sensors_and_unavailable_when_offline(
     assert hass.states.get("sensor.naila_gateway_utterances").attributes["state_class"] == (
         "total_increasing"
     )
+    assert hass.states.get("sensor.naila_gateway_dropped_frames").state == "0"
 
     publish("naila/server/status", {"online": True, "server_id": "ai-1"}, True)
     publish(
