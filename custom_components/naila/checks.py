@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 def check_can_speak(hub: NailaHub, device_id: str) -> None:
     """Raise unless the device has a speaker, is online and its gateway is online."""
     status = hub.devices.get(device_id)
-    if status is not None and Capability.SPEAKER not in status.capabilities:
+    has_speaker = (
+        Capability.SPEAKER in status.capabilities
+        if status is not None
+        else device_id in hub.satellites  # known from before a restart, status not back yet
+    )
+    if not has_speaker:
         raise _refused("no_speaker", device_id)
     if status is not None and not status.online:
         raise _refused("device_offline", device_id)

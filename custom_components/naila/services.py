@@ -1,4 +1,4 @@
-"""Services: naila.request_snapshot, naila.announce and naila.ask (all with response data)."""
+"""Services: naila.request_snapshot, naila.announce and naila.ask (with response data)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import voluptuous as vol
 from homeassistant.components import camera
+from homeassistant.components.image.const import DATA_COMPONENT as IMAGE_COMPONENT
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -83,7 +84,7 @@ ASK_SCHEMA = vol.Schema(
         vol.Required(ATTR_TEXT): vol.All(cv.string, vol.Length(min=1, max=4000)),
         vol.Optional(ATTR_DEVICE_ID): cv.string,
         vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
-        vol.Exclusive(ATTR_IMAGE_ENTITY, "image"): cv.entity_domain("camera"),
+        vol.Exclusive(ATTR_IMAGE_ENTITY, "image"): cv.entity_domain(["camera", "image"]),
         vol.Exclusive(ATTR_IMAGE_PATH, "image"): cv.string,
         **_timeout(DEFAULT_ASK_TIMEOUT),
     }
@@ -106,7 +107,11 @@ def _hubs(hass: HomeAssistant) -> list[NailaHub]:
 
 
 def _resolve_device(hass: HomeAssistant, value: str) -> tuple[NailaHub, str]:
-    """Find the hub and NAILA device id for a device registry id or a NAILA device id."""
+    """Find the hub and NAILA device id for a device registry id or a NAILA device id.
+
+    A registry device that is not a NAILA device (a zone, the gateway, the AI server, another
+    integration's device) is refused with its name, never with its registry id.
+    """
     hubs = _hubs(hass)
     if device := dr.async_get(hass).async_get(value):
         for hub in hubs:
@@ -115,10 +120,11 @@ def _resolve_device(hass: HomeAssistant, value: str) -> tuple[NailaHub, str]:
                 tail = identifier.removeprefix(head)
                 if domain == DOMAIN and tail != identifier and "/" not in tail:
                     return hub, tail
-    else:
-        for hub in hubs:
-            if value in hub.device_ids:
-                return hub, value
+        name = device.name_by_user or device.name or device.model or value
+        raise _error(ServiceValidationError, "not_a_naila_device", device=name)
+    for hub in hubs:
+        if value in hub.device_ids:
+            return hub, value
     raise _error(ServiceValidationError, "unknown_device", device=value)
 
 
@@ -150,7 +156,7 @@ def _new_id(kind: str) -> str:
 async def _async_request_snapshot(call: ServiceCall) -> ServiceResponse:
     hub, device_id = _resolve_device(call.hass, call.data[ATTR_DEVICE_ID])
     status = hub.devices.get(device_id)
-    if status is not None and not status.has_camera:
+    if not (status.has_camera if status is not None else device_id in hub.cameras):
         raise _error(ServiceValidationError, "not_a_camera", device=device_id)
     _check_online(hub, device_id)
     request_id = _new_id("req")
@@ -166,6 +172,8 @@ async def _async_request_snapshot(call: ServiceCall) -> ServiceResponse:
         raise _error(
             HomeAssistantError, "snapshot_timeout", device=device_id, seconds=timeout
         ) from err
+    if not call.return_response:
+        return None  # the picture is on the camera's image entity already
     return {
         "device_id": device_id,
         "request_id": request_id,
@@ -218,25 +226,38 @@ def _read_image_file(path: str) -> bytes:
         raise _error(ServiceValidationError, "file_unreadable", path=path) from err
 
 
+async def _async_entity_picture(hass: HomeAssistant, entity_id: str) -> tuple[bytes, str]:
+    """(bytes, content type) of a camera's current picture or an image entity's image."""
+    if entity_id.startswith("image."):
+        component = hass.data.get(IMAGE_COMPONENT)
+        entity = component.get_entity(entity_id) if component is not None else None
+        content = await entity.async_image() if entity is not None else None
+        if entity is None or not content:
+            raise _error(ServiceValidationError, "image_empty", entity=entity_id)
+        return content, entity.content_type
+    try:
+        image = await camera.async_get_image(hass, entity_id)
+    except HomeAssistantError as err:
+        raise _error(ServiceValidationError, "camera_failed", entity=entity_id) from err
+    return image.content, image.content_type
+
+
 async def _async_image_for_ask(
     hass: HomeAssistant, call: ServiceCall
 ) -> tuple[bytes, str, str] | None:
     """(bytes, format, filename) of the image to upload with a question, if any."""
     if entity_id := call.data.get(ATTR_IMAGE_ENTITY):
-        try:
-            image = await camera.async_get_image(hass, entity_id)
-        except HomeAssistantError as err:
-            raise _error(ServiceValidationError, "camera_failed", entity=entity_id) from err
-        camera_format = _IMAGE_FORMATS.get(image.content_type.split(";")[0].strip(), "jpeg")
-        return image.content, camera_format, f"{entity_id}.{camera_format}"
+        content, content_type = await _async_entity_picture(hass, entity_id)
+        picture_format = _IMAGE_FORMATS.get(content_type.split(";")[0].strip(), "jpeg")
+        return content, picture_format, f"{entity_id}.{picture_format}"
     if path := call.data.get(ATTR_IMAGE_PATH):
         if not await hass.async_add_executor_job(hass.config.is_allowed_path, path):
             raise _error(ServiceValidationError, "path_not_allowed", path=path)
-        image_format = _IMAGE_FORMATS.get(Path(path).suffix.lower())
-        if image_format is None:
+        file_format = _IMAGE_FORMATS.get(Path(path).suffix.lower())
+        if file_format is None:
             raise _error(ServiceValidationError, "unsupported_file", path=path)
         content = await hass.async_add_executor_job(_read_image_file, path)
-        return content, image_format, Path(path).name
+        return content, file_format, Path(path).name
     return None
 
 
@@ -289,7 +310,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_REQUEST_SNAPSHOT,
         _async_request_snapshot,
         schema=REQUEST_SNAPSHOT_SCHEMA,
-        supports_response=SupportsResponse.ONLY,
+        supports_response=SupportsResponse.OPTIONAL,
     )
     hass.services.async_register(
         DOMAIN,
