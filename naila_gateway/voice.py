@@ -79,6 +79,8 @@ class VoiceSession(RequestListener):
             listening or ListeningChoice(defaults.listening_mode, defaults.wake_word), defaults
         )
         self._talk_released = False
+        self._unconfirmed_barge_in = False
+        """Speech began while a reply was awaited but not yet heard: barge in once it is speech."""
         self._state: DeviceState | None = None
         self.closed = False
 
@@ -98,6 +100,13 @@ class VoiceSession(RequestListener):
             event = self.detector.end() or event
         if event is UtteranceEvent.STARTED:
             await self._on_utterance_start()
+        if self._unconfirmed_barge_in and (
+            event in (UtteranceEvent.ENDED, UtteranceEvent.DISCARDED)
+            or self.detector.speech_frames >= self.config.min_speech_frames
+        ):
+            self._unconfirmed_barge_in = False
+            if event is not UtteranceEvent.DISCARDED and self.reply_active():
+                await self.interrupt(reason="barge_in")
         if woke_frames_ago is not None:
             await self._on_wake(woke_frames_ago)
         unsent = len(self.detector.frames) - self._sent_frames
@@ -120,8 +129,12 @@ class VoiceSession(RequestListener):
         if not self.listener.accepts():
             self.log.debug("speech without a trigger (%s mode): not sent", self.listener.mode)
             return
-        if self.reply_active():
-            await self.interrupt(reason="barge_in")
+        if len(self.output) or self._playing:
+            await self.interrupt(reason="barge_in")  # talking over a reply: stop it now
+        elif self.reply_active():
+            # nothing is heard yet: a noise blip must not cancel the awaited reply, so wait
+            # until this is an utterance (min_speech_frames), as the reply has no audio to stop
+            self._unconfirmed_barge_in = True
         self._begin_utterance()
 
     async def _on_wake(self, frames_ago: int) -> None:

@@ -6,6 +6,7 @@ import asyncio
 
 from naila_protocol.framing import FrameKind
 from naila_sim import speak_text, tone
+from tests.gateway.conftest import until
 from tests.helpers import wait_for_session
 
 
@@ -78,6 +79,36 @@ async def test_barge_in_stops_output_within_a_frame(
     second = await device.wait_event("reply", since=events_before)
     assert second["request_id"] != utterance["request_id"]
     assert device.recorder.first_voiced(quiet + 10) is not None
+
+
+async def test_noise_blip_does_not_cancel_an_awaited_reply(
+    make_gateway, make_device, reply_server
+) -> None:
+    reply_server.first_delay = 1.5  # STT + LLM still working when the room makes a noise
+    gateway = await make_gateway(ai_server_port=reply_server.port)
+    device = await make_device("hall")
+    await device.wait_connected()
+    session = await wait_for_session(gateway, "hall")
+
+    events_before = len(device.events)
+    await device.say(tone(0.8))
+    utterance = await device.wait_event("utterance", since=events_before)
+    await device.say(tone(0.06, frequency=600))  # a clatter: 3 frames, no utterance
+    reply = await device.wait_event("reply", since=events_before, within=10)
+    assert reply["request_id"] == utterance["request_id"]
+    assert not [e for e in device.events[events_before:] if e.get("event") == "interrupted"]
+    assert utterance["request_id"] not in reply_server.cancelled
+    assert session.voice.metrics.barge_ins == 0
+
+    # a real follow-up before the next reply is heard still replaces the awaited one
+    await until(lambda: not session.voice.reply_active())  # the first reply played out
+    events_before = len(device.events)
+    await device.say(tone(0.8))
+    first = await device.wait_event("utterance", since=events_before)
+    await device.say(tone(0.8, frequency=600))
+    interrupted = await device.wait_event("interrupted", since=events_before)
+    assert interrupted["request_id"] == first["request_id"] and interrupted["reason"] == "barge_in"
+    assert first["request_id"] in reply_server.cancelled
 
 
 async def test_announce_is_spoken(make_gateway, make_device, reply_server) -> None:
