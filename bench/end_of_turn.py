@@ -82,7 +82,7 @@ def frames_of(sample: TurnSample, tail_seconds: float) -> list[np.ndarray]:
 
 async def record_all(samples: list[TurnSample], port: int, record_seconds: float) -> list[Record]:
     """The live pass: real-time frames into a RecordingSession talking to the real server."""
-    client = ServerClient("127.0.0.1", port)
+    client = ServerClient([("127.0.0.1", port)])
     client.start()
     await asyncio.wait_for(client.wait_connected(), 10)
     live = EndOfTurnSettings(EndOfTurnMode.SEMANTIC, record_seconds, record_seconds, record_seconds)

@@ -61,6 +61,14 @@ class GatewayConfig:
     ai_server_port: int = setting(
         DEFAULT_AUDIO_PORT, env="AI_SERVER_PORT", group=_AI, help="audio socket port"
     )
+    ai_server_standby: list[str] = setting(
+        [],
+        env="AI_SERVER_STANDBY",
+        flag="--ai-server-standby",
+        group=_AI,
+        help="comma-separated host:port of standby AI servers, tried in order when the first "
+        "is unreachable or its connection drops (same token)",
+    )
     ai_server_token: str | None = setting(
         None,
         env="AI_SERVER_TOKEN",
@@ -208,6 +216,13 @@ class GatewayConfig:
         return IceAddressSelection.parse(self.ice_addresses)
 
     @property
+    def ai_servers(self) -> list[tuple[str, int]]:
+        """The AI server, then each standby: (host, port) in the order they are tried."""
+        return [(self.ai_server_host, self.ai_server_port)] + [
+            parse_server_address(entry) for entry in self.ai_server_standby
+        ]
+
+    @property
     def streaming(self) -> bool:
         return self.ai_server_protocol == "stream"
 
@@ -229,6 +244,7 @@ class GatewayConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         self.ice_selection  # noqa: B018 (raises for a bad entry)
+        self.ai_servers  # noqa: B018 (raises for a bad standby address)
         if self.preroll_frames < 0 or self.max_utterance_seconds <= 0:
             raise ValueError("preroll_frames must be >= 0 and max_utterance_seconds > 0")
         self.end_of_turn.validate()
@@ -240,3 +256,18 @@ class GatewayConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
         """Defaults overridden by the environment variables that are set and non-empty."""
         return load_settings(cls, environ)
+
+
+def parse_server_address(entry: str) -> tuple[str, int]:
+    """`host:port` (or `[v6]:port`; a bare host means the default audio socket port)."""
+    text = entry.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or str(DEFAULT_AUDIO_PORT)
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:  # a bare host name or IPv6 address
+        host, port = text, str(DEFAULT_AUDIO_PORT)
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"AI_SERVER_STANDBY entry {entry!r} is not host:port")
+    return host, int(port)

@@ -55,8 +55,7 @@ class Gateway:
         self.sessions: dict[str, PeerSession] = {}
         """Current session per device id."""
         self.server = ServerClient(
-            config.ai_server_host,
-            config.ai_server_port,
+            config.ai_servers,
             token=config.ai_server_token,
             reply_timeout=config.reply_timeout,
             keepalive=config.ai_server_keepalive,

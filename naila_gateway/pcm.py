@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+
 import av
+import av.filter
 import numpy as np
 
 WEBRTC_RATE = 48000
@@ -32,31 +35,62 @@ def to_mono(frame: av.AudioFrame) -> np.ndarray:
 
 
 class Resampler:
-    """Stateful int16 mono resampler (libswresample through PyAV) for one continuous stream."""
+    """Stateful int16 mono resampler (libswresample through PyAV) for one continuous stream.
+
+    Its FFmpeg filter graph runs on the calling thread: by default each graph starts a pool
+    of worker threads (cores + 1) that lives until the graph is garbage collected, so every
+    utterance, reply and session left native threads behind until the next full collection.
+    """
 
     def __init__(self, in_rate: int, out_rate: int) -> None:
         self.in_rate = in_rate
         self.out_rate = out_rate
-        self._resampler = (
-            None
-            if in_rate == out_rate
-            else av.AudioResampler(format="s16", layout="mono", rate=out_rate)
-        )
+        self._graph = None if in_rate == out_rate else _resample_graph(in_rate, out_rate)
 
     def process(self, samples: np.ndarray) -> np.ndarray:
-        if self._resampler is None or samples.size == 0:
+        if self._graph is None or samples.size == 0:
             return samples
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = self.in_rate
-        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
+        self._graph.push(frame)
+        return self._pull()
 
     def flush(self) -> np.ndarray:
         """Samples still held inside the resampler at the end of the stream."""
-        if self._resampler is None:
+        if self._graph is None:
             return np.zeros(0, dtype=np.int16)
-        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(None)]
+        self._graph.push(None)
+        return self._pull()
+
+    def _pull(self) -> np.ndarray:
+        assert self._graph is not None
+        out = []
+        while True:
+            try:
+                frame = self._graph.pull()
+            except EOFError:
+                break
+            except av.FFmpegError as err:
+                if err.errno != errno.EAGAIN:
+                    raise
+                break
+            out.append(frame.to_ndarray().reshape(-1))
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
+
+
+def _resample_graph(in_rate: int, out_rate: int) -> av.filter.Graph:
+    """abuffer -> aformat (s16 mono at out_rate) -> abuffersink, single-threaded."""
+    graph = av.filter.Graph()
+    graph.threads = 1
+    source = graph.add("abuffer", sample_rate=str(in_rate), sample_fmt="s16", channel_layout="mono")
+    convert = graph.add(
+        "aformat", sample_rates=str(out_rate), sample_fmts="s16", channel_layouts="mono"
+    )
+    sink = graph.add("abuffersink")
+    source.link_to(convert)
+    convert.link_to(sink)
+    graph.configure()
+    return graph
 
 
 def split_frames(samples: np.ndarray, carry: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from naila_protocol.framing import (
@@ -21,6 +22,8 @@ from naila_protocol.framing import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+STABLE_CONNECTION_S = 5.0
+"""A connection that lasted this long ends an outage; a shorter one does not reset the backoff."""
 
 
 class RequestListener:
@@ -40,32 +43,62 @@ class _Pending:
     awaiting_reply: bool = False
 
 
+class Retry:
+    """Delays between connection attempts: `initial` for the first `fast_s` seconds after the
+    link went down (a restarting server is found the moment it listens), then doubling up
+    to `maximum` (a server that stays down is not hammered)."""
+
+    def __init__(self, initial: float, maximum: float, fast_s: float) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.fast_s = fast_s
+        self._down_since: float | None = None
+        self._delay = initial
+
+    def reset(self) -> None:
+        """Connected: the next outage starts with fast retries again."""
+        self._down_since = None
+        self._delay = self.initial
+
+    def next_delay(self, now: float) -> float:
+        if self._down_since is None:
+            self._down_since = now
+        if now - self._down_since < self.fast_s:
+            return self.initial
+        delay, self._delay = self._delay, min(self._delay * 2, self.maximum)
+        return delay
+
+
 class ServerClient:
     """Connects with retry and backoff, multiplexes requests, times out silent replies.
 
-    `send()` never waits for a connection: while the server is down it returns False and the
+    `addresses` are tried in order on every (re)connect: the first that accepts (and takes
+    the token) serves until its connection drops, then the list is tried again from the top.
+    `send()` never waits for a connection: while no server is up it returns False and the
     caller drops the utterance. Frames for unknown (cancelled, finished) requests are ignored.
     """
 
     def __init__(
         self,
-        host: str,
-        port: int,
+        addresses: Sequence[tuple[str, int]],
         *,
         token: str | None = None,
         reply_timeout: float = 10.0,
         keepalive: float = 5.0,
         backoff_initial: float = 0.25,
         backoff_max: float = 5.0,
+        fast_retry_s: float = 30.0,
         on_connection_change: Callable[[bool], None] | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
+        if not addresses:
+            raise ValueError("ServerClient needs at least one AI server address")
+        self.addresses = list(addresses)
+        self.host, self.port = self.addresses[0]
+        """The address of the current (or last) connection."""
         self.token = token
         self.reply_timeout = reply_timeout
         self.keepalive = keepalive
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
+        self.retry = Retry(backoff_initial, backoff_max, fast_retry_s)
         self._on_connection_change = on_connection_change
         self._writer: asyncio.StreamWriter | None = None
         self._write_lock = asyncio.Lock()
@@ -147,21 +180,16 @@ class ServerClient:
 
     # connection -----------------------------------------------------------------------
     async def _run(self) -> None:
-        delay = self.backoff_initial
         while True:
-            try:
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-            except OSError as err:
-                _LOGGER.debug("AI server %s:%d not reachable: %s", self.host, self.port, err)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max)
+            opened = await self._open()
+            if opened is None:
+                await asyncio.sleep(self.retry.next_delay(time.monotonic()))
                 continue
-            sock = writer.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            reader, writer = opened
+            connected_at: float | None = None
             try:
                 if await self._authenticate(reader, writer):
-                    delay = self.backoff_initial
+                    connected_at = time.monotonic()
                     self._set_connected(writer)
                     pinger = asyncio.create_task(self._keep_alive(), name="ai-server keepalive")
                     try:
@@ -179,12 +207,33 @@ class ServerClient:
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
                 if was_connected and not self._stopping:
-                    _LOGGER.warning("AI server disconnected; reconnecting")
+                    _LOGGER.warning("AI server %s:%d disconnected; reconnecting", *self.address)
                     self._fail_all("server_unavailable", notify=True)
                     if self._on_connection_change:
                         self._on_connection_change(False)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff_max)
+            now = time.monotonic()
+            if connected_at is not None and now - connected_at >= STABLE_CONNECTION_S:
+                self.retry.reset()  # a new outage: fast retries again (not for a flapping one)
+            await asyncio.sleep(self.retry.next_delay(now))
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """A TCP connection to the first address that accepts one (None: none did)."""
+        for host, port in self.addresses:
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+            except OSError as err:
+                _LOGGER.debug("AI server %s:%d not reachable: %s", host, port, err)
+                continue
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.host, self.port = host, port
+            return reader, writer
+        return None
 
     async def _keep_alive(self) -> None:
         """A PING at once (the server wants a first frame soon) and every `keepalive` s: the

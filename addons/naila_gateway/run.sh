@@ -4,7 +4,7 @@ set -euo pipefail
 
 for option in mqtt_host mqtt_port mqtt_username mqtt_password mqtt_prefix gateway_id \
     mqtt_tls_ca_file mqtt_tls_cert_file mqtt_tls_key_file \
-    ai_server_host ai_server_port ai_server_token ai_server_protocol \
+    ai_server_host ai_server_port ai_server_standby ai_server_token ai_server_protocol \
     webrtc_ice_servers webrtc_ice_addresses webrtc_opus_bitrate webrtc_jitter_frames \
     http_token http_tls_cert_file http_tls_key_file \
     audio_vad_mode audio_vad_threshold audio_silence_frames audio_sample_rate log_level \

@@ -135,7 +135,12 @@ def test_run_script_serves_the_page_behind_ingress_with_a_generated_token(tmp_pa
 
 
 def test_run_script_environment_fills_the_settings(tmp_path: Path) -> None:
-    options = {"ai_server_host": "10.0.0.2", "audio_vad_mode": "silero", "webrtc_jitter_frames": 3}
+    options = {
+        "ai_server_host": "10.0.0.2",
+        "ai_server_standby": "10.0.0.3:9999,10.0.0.4",
+        "audio_vad_mode": "silero",
+        "webrtc_jitter_frames": 3,
+    }
     mqtt = {"host": "core-mosquitto", "port": 1884, "username": "addons", "password": "pw"}
     token = tmp_path / "audio_socket_token"
     environ = run_addon(tmp_path, "naila_gateway", options, token, {"mqtt": mqtt})
@@ -151,3 +156,5 @@ def test_run_script_environment_fills_the_settings(tmp_path: Path) -> None:
         "pw",
     )
     assert config.ai_server_port == GatewayConfig().ai_server_port
+    port = config.ai_server_port
+    assert config.ai_servers == [("10.0.0.2", port), ("10.0.0.3", 9999), ("10.0.0.4", port)]

@@ -6,8 +6,10 @@ import asyncio
 import gc
 import threading
 
+import numpy as np
 import psutil
 
+from naila_gateway.pcm import FRAME_SAMPLES, WEBRTC_RATE, Resampler
 from tests.gateway.conftest import until
 from tests.helpers import wait_for_session
 
@@ -63,3 +65,14 @@ async def test_hundred_cycles_leak_nothing(make_gateway, make_device, reply_serv
     assert after["threads"] <= before["threads"] + 1, (before, after)
     assert after["fds"] <= before["fds"] + 2, (before, after)
     assert after["rss_mb"] - before["rss_mb"] < 20, (before, after)
+
+
+def test_resamplers_start_no_threads() -> None:
+    """FFmpeg filter graphs start a thread pool each by default (cores + 1 threads)."""
+    process = psutil.Process()
+    before = process.num_threads()
+    alive = [Resampler(WEBRTC_RATE, rate) for rate in (16000, 24000, 22050) * 8]
+    for resampler in alive:
+        resampler.process(np.zeros(FRAME_SAMPLES, dtype=np.int16))
+        resampler.flush()
+    assert process.num_threads() == before

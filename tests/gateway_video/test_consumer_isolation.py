@@ -116,7 +116,7 @@ async def test_video_from_a_device_without_camera_capability_is_drained_not_sent
 
 
 async def test_the_gateways_server_client_carries_video_frames(receiver: VideoReceiver) -> None:
-    client = ServerClient(receiver.host, receiver.port)
+    client = ServerClient([(receiver.host, receiver.port)])
     client.start()
     try:
         await asyncio.wait_for(client.wait_connected(), 10)
@@ -135,7 +135,7 @@ async def test_frames_while_the_server_is_down_are_counted_not_queued() -> None:
     with socket.socket() as probe:  # a port where nothing listens
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = ServerClient("127.0.0.1", port)
+    client = ServerClient([("127.0.0.1", port)])
     consumer = CameraVideoConsumer(moving_track(20), "porch", client, EVERY_MOVING_FRAME)
     await asyncio.wait_for(consumer.start().wait_closed(), 10)
 

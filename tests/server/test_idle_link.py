@@ -33,7 +33,7 @@ async def test_idle_link_is_kept_without_errors_or_reconnects(
             lost.set()
 
     client = ServerClient(
-        "127.0.0.1", server.port, token=token, keepalive=0.2, on_connection_change=on_change
+        [("127.0.0.1", server.port)], token=token, keepalive=0.2, on_connection_change=on_change
     )
     client.start()
     try:
@@ -54,8 +54,7 @@ async def test_without_keepalive_the_idle_link_is_dropped(make_server: ServerFac
     )
     lost = asyncio.Event()
     client = ServerClient(
-        "127.0.0.1",
-        server.port,
+        [("127.0.0.1", server.port)],
         keepalive=3600,
         on_connection_change=lambda up: None if up else lost.set(),
     )
