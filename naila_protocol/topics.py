@@ -99,13 +99,7 @@ class Topics:
 
     def parse_device_topic(self, topic: str) -> tuple[str, str] | None:
         """Split `{prefix}/devices/{id}/{leaf}` into (id, leaf); None if it is not one."""
-        head = f"{self.prefix}/devices/"
-        if not topic.startswith(head):
-            return None
-        device_id, sep, leaf = topic[len(head) :].partition("/")
-        if not sep or not leaf or not device_id:
-            return None
-        return device_id, leaf
+        return self._split(topic, "devices")
 
     # conversation routing: AI server -> integration -> Home Assistant's agent -> AI server
     @property
@@ -147,6 +141,23 @@ class Topics:
     @property
     def uploads_wildcard(self) -> str:
         return f"{self.prefix}/uploads/+/+"
+
+    def parse_upload_topic(self, topic: str) -> tuple[str, str] | None:
+        """Split `{prefix}/uploads/{session_id}/{media}` into (session_id, media); None if not one.
+
+        `media` may be 'reply' (the server's answer on the same tree).
+        """
+        return self._split(topic, "uploads")
+
+    def _split(self, topic: str, tree: str) -> tuple[str, str] | None:
+        """`{prefix}/{tree}/{id}/{rest}` -> (id, rest); None if the topic is not in that tree."""
+        head = f"{self.prefix}/{tree}/"
+        if not topic.startswith(head):
+            return None
+        first, sep, rest = topic[len(head) :].partition("/")
+        if not sep or not rest or not first:
+            return None
+        return first, rest
 
     def shared(self, group: str, topic_filter: str) -> str:
         """MQTT 5 shared subscription so several AI servers split the work."""

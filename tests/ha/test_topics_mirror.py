@@ -45,6 +45,15 @@ def test_every_topic_is_identical(prefix: str) -> None:
                 "other/devices/a/status",
             ):
                 assert mirror.parse_device_topic(topic) == original.parse_device_topic(topic)
+        elif name == "parse_upload_topic":
+            for topic in (
+                f"{prefix}/uploads/s1/image",
+                f"{prefix}/uploads/s1/reply",
+                f"{prefix}/uploads/s1",
+                f"{prefix}/uploads//image",
+                "other/uploads/s1/image",
+            ):
+                assert mirror.parse_upload_topic(topic) == original.parse_upload_topic(topic)
         else:
             arity = len(inspect.signature(attribute).parameters) - 1
             for device_id in DEVICE_IDS:

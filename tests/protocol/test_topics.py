@@ -23,6 +23,10 @@ def test_custom_prefix_and_parsing() -> None:
     )
     assert topics.parse_device_topic("home/naila/gateway/status") is None
     assert topics.parse_device_topic("home/naila/devices/cam1") is None
+    assert topics.parse_upload_topic("home/naila/uploads/web_1/image") == ("web_1", "image")
+    assert topics.parse_upload_topic("home/naila/uploads/web_1/reply") == ("web_1", "reply")
+    assert topics.parse_upload_topic("home/naila/uploads/web_1") is None
+    assert topics.parse_upload_topic("home/naila/devices/cam1/status") is None
 
 
 def test_device_id_validation() -> None:

@@ -114,7 +114,7 @@ async def test_frames_of_a_busy_camera_collapse_to_the_newest(start_service: Sta
     for _ in range(9):
         await svc.video_frame_handler("yard", "-", photos["bus.jpg"])
     await svc.video_frame_handler("yard", "-", photos["zidane.jpg"])
-    await eventually(lambda: "yard" not in svc._frame_busy, wait=60)
+    await eventually(lambda: not svc.frames.is_busy("yard"), wait=60)
     assert svc.stats["frames"] == 2  # the first frame, then only the newest waiting one
     live = svc.live.fresh("yard")
     assert live is not None and live.jpeg == photos["zidane.jpg"]

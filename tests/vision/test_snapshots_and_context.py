@@ -80,7 +80,7 @@ async def test_snapshot_times_out_when_device_is_silent(svc, camera) -> None:
     with pytest.raises(SnapshotTimeoutError):
         await svc.request_snapshot("kitchen_cam", wait=0.5)
     assert 0.5 <= time.monotonic() - started < 5
-    assert len(camera.requests) == 1 and not svc._pending
+    assert len(camera.requests) == 1 and not svc.snapshots.waiting
 
 
 async def test_non_visual_question_needs_no_context(svc, camera) -> None:

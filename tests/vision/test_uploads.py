@@ -174,7 +174,7 @@ async def test_text_upload_without_llm_is_a_clear_error(service, client) -> None
 async def test_overload_is_answered_busy_not_queued(
     start_service: StartService, client, photos, monkeypatch
 ) -> None:
-    monkeypatch.setattr("wyoming_bridge.vision.service.MAX_WAITING_JOBS", 1)
+    monkeypatch.setattr("wyoming_bridge.vision.dispatch.MAX_WAITING_JOBS", 1)
     svc = await start_service()
     await client.subscribe(svc.topics.upload_reply("+"), qos=1)
     for i in range(3):

@@ -1,13 +1,24 @@
-"""Which alerts a frame raises, with debounce: one alert per episode, then a cooldown."""
+"""Alerts: which a frame raises, debounced (one per episode, then a cooldown), published."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from naila_protocol.topics import Topics
+
+from .analysis import Analysis
 from .detection import Detection
+from .devices import DeviceRegistry
+from .link import Publish
+from .store import MediaStore
+from .visual_context import iso_utc
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def alert_type_for(label: str) -> str:
@@ -99,3 +110,58 @@ def alert_payload(
     if media_id:
         payload["media_id"] = media_id
     return payload
+
+
+class AlertPublisher:
+    """Publishes the alerts an analysed camera frame raises, debounced, maybe with its image."""
+
+    def __init__(
+        self,
+        *,
+        debouncer: AlertDebouncer,
+        alert_classes: tuple[str, ...],
+        topics: Topics,
+        publish: Publish,
+        devices: DeviceRegistry,
+        store: MediaStore | None,
+        stats: dict[str, int],
+    ) -> None:
+        self.debouncer = debouncer
+        self.alert_classes = alert_classes
+        self.topics = topics
+        self.publish = publish
+        self.devices = devices
+        self.store = store
+        self.stats = stats
+
+    async def raise_alerts(
+        self, device_id: str, data: bytes, fmt: str, analysis: Analysis, received: float
+    ) -> None:
+        present = alerts_in(analysis.objects, self.alert_classes)
+        fire = self.debouncer.update(device_id, set(present))
+        if not fire:
+            return
+        zone = self.devices.zone_of(device_id)
+        media_id = None
+        if self.store is not None:
+            record = await asyncio.to_thread(
+                self.store.add, "alert", data, media_type="image", fmt=fmt,
+                device_id=device_id, zone=zone, event_type=",".join(fire),
+                labels=analysis.labels, analysis=analysis.to_json(), created=received,
+            )  # fmt: skip
+            media_id = record.media_id
+        for alert_type in fire:
+            det = present[alert_type]
+            count = sum(
+                1
+                for d in analysis.objects
+                if (d.fallen if alert_type == "fall_detected" else d.label == det.label)
+            )
+            payload = alert_payload(
+                alert_type, zone, det, source_device=device_id,
+                timestamp=iso_utc(received), count=count, media_id=media_id,
+            )  # fmt: skip
+            self.stats["alerts"] += 1
+            _LOGGER.info("[%s] alert %s in %s (%.2f)", device_id, alert_type, zone, det.confidence)
+            await self.publish(self.topics.alert(zone, alert_type), payload)
+            await self.publish(self.topics.alerts_all, payload)

@@ -36,6 +36,13 @@ def is_visual_query(text: str) -> bool:
     return bool(groups & {"direct", "analysis", "location"}) or {"spatial", "descriptive"} <= groups
 
 
+def wants_ocr(mode: str, question: str | None) -> bool:
+    """The OCR rule: OCR is slow (~1-4 s), so mode 'query' reads text only when asked to."""
+    return mode == "always" or (
+        mode == "query" and bool(question) and "analysis" in query_groups(question or "")
+    )
+
+
 def iso_utc(ts: float | None = None) -> str:
     moment = datetime.fromtimestamp(ts, UTC) if ts is not None else datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

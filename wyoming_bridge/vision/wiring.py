@@ -12,8 +12,9 @@ from wyoming_bridge.llm import build_messages
 from .analysis import Analyzer, OcrReader
 from .config import VisionConfig
 from .models import build_detector
-from .service import Answerer, Transcriber, VisionService
+from .service import VisionService
 from .store import MediaStore
+from .uploads import Answerer, Transcriber
 
 if TYPE_CHECKING:
     from wyoming_bridge.engines import Engines
