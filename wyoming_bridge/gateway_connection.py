@@ -31,6 +31,7 @@ from naila_protocol.settings import setting
 from .pipeline import AudioEvent, DoneEvent, Pipeline, PipelineEvent, RequestInfo
 from .routing.router import HaRouter
 from .routing.stage import route_reply
+from .runner import QUEUE_FAILURES
 from .speculative import ChunkedUtterance, SpeculationSettings
 from .turn_detector import TurnDetector
 
@@ -368,6 +369,9 @@ class GatewayConnection:
             request.cancel.set()
             self._finish(request, summary, first_audio)
             raise
+        except QUEUE_FAILURES as err:
+            _LOGGER.warning("[%s] request %s failed: %s", self.peer, info.request_id, err)
+            summary = ReplySummary(status="error", reply=f"{type(err).__name__}: {err}")
         except Exception as err:
             _LOGGER.exception("[%s] request %s failed", self.peer, info.request_id)
             summary = ReplySummary(status="error", reply=f"{type(err).__name__}: {err}")
@@ -391,6 +395,11 @@ class GatewayConnection:
         except asyncio.CancelledError:
             self._finish(request, summary, None)
             raise
+        except QUEUE_FAILURES as err:
+            _LOGGER.warning(
+                "[%s] request %s failed: %s; empty reply", self.peer, info.request_id, err
+            )
+            audio.clear()
         except Exception:
             _LOGGER.exception("[%s] request %s failed; empty reply", self.peer, info.request_id)
             audio.clear()

@@ -35,6 +35,10 @@ class JobCancelledError(RuntimeError):
     """The job was cancelled before or while it ran."""
 
 
+QUEUE_FAILURES = (RunnerBusyError, RunnerTimeoutError, JobCancelledError)
+"""What an overloaded or stopping engine raises: one log line each, not a traceback."""
+
+
 @dataclass(slots=True)
 class _Job:
     client: str

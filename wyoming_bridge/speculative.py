@@ -199,6 +199,7 @@ class ChunkedUtterance:
             text = self._transcript = asyncio.create_task(
                 self.pipeline.transcribe(audio, self.rate, self.info, self.cancel_event)
             )
+        text.add_done_callback(_seen)  # a dropped speculation's STT job ends cancelled: no ERROR
         if self.turn is not None and self.on_turn is not None:
             self._judge = asyncio.create_task(self._judge_pause(text, audio), name="turn")
 
@@ -237,6 +238,12 @@ class ChunkedUtterance:
             self.settings.quiet_floor_dbfs, self._speech_peak_dbfs - self.settings.quiet_margin_db
         )
         return peak_window_dbfs(tail, self.rate) < threshold and rms_dbfs(tail) < threshold
+
+
+def _seen(task: asyncio.Task[str]) -> None:
+    """Mark a speculative transcript's failure as retrieved (whoever awaits it still sees it)."""
+    if not task.cancelled() and task.exception() is not None:
+        _LOGGER.debug("speculative transcript failed: %r", task.exception())
 
 
 def _linked_event(parent: threading.Event) -> threading.Event:
