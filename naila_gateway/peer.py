@@ -36,6 +36,17 @@ _AUDIO_JITTER_CAPACITY = 16
 """aiortc's audio jitter buffer size in packets (power of two)."""
 
 
+def dtls_passive(answer: str, offer: str) -> str:
+    """`answer` with `a=setup:passive` (DTLS server) where the offer left the role open.
+
+    The offerer (Chromium, webrtcbin) then starts the handshake; aiortc as the DTLS client
+    fails with some of them. aiortc takes its DTLS role from the local answer's SDP.
+    """
+    if "a=setup:actpass" not in offer:
+        return answer
+    return answer.replace("a=setup:active", "a=setup:passive")
+
+
 class SessionLogger(logging.LoggerAdapter[logging.Logger]):
     """Prefixes every line with `[device/session]`."""
 
@@ -179,12 +190,10 @@ class PeerSession:
         for transceiver in self.pc.getTransceivers():
             if transceiver is not first:
                 transceiver.direction = "recvonly"
-            if transceiver.receiver.transport._role == "auto":
-                # answer `setup:passive` (DTLS server): the offerer (Chromium, webrtcbin) starts
-                # the handshake; aiortc as the DTLS client fails with some of them
-                transceiver.receiver.transport._set_role("server")
         answer = await self.pc.createAnswer()
-        await self.pc.setLocalDescription(answer)
+        await self.pc.setLocalDescription(
+            RTCSessionDescription(dtls_passive(answer.sdp, sdp), "answer")
+        )
         self.answered = True
         return str(self.pc.localDescription.sdp)
 

@@ -31,6 +31,13 @@ class ChatPrompt:
     """Oldest exchanges left out to fit the budget."""
 
 
+def _token_text(llama: Any, token: int) -> str:
+    """The text of one (special) token, "" for none (-1)."""
+    if token == -1:
+        return ""
+    return bytes(llama.detokenize([token], special=True)).decode("utf-8", errors="replace")
+
+
 class ChatTemplate:
     """Renders messages with the GGUF's own chat template (as llama-cpp-python does) and
     tokenizes them, so the caller knows the prompt tokens before generating."""
@@ -41,10 +48,9 @@ class ChatTemplate:
         template = llama.metadata.get("tokenizer.chat_template")
         if not template:
             raise ValueError("the GGUF file has no chat template")
-        model = llama._model
         eos_id, bos_id = llama.token_eos(), llama.token_bos()
-        eos = model.token_get_text(eos_id) if eos_id != -1 else ""
-        bos = model.token_get_text(bos_id) if bos_id != -1 else ""
+        eos = _token_text(llama, eos_id)
+        bos = _token_text(llama, bos_id)
         self._llama = llama
         self._formatter = Jinja2ChatFormatter(template, eos, bos, stop_token_ids=[eos_id])
         self._stop_ids = frozenset([eos_id])

@@ -23,11 +23,26 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 
 _LOGGER = logging.getLogger(__name__)
+LLAMA_CPP_VERSIONS = ("0.3.",)
+"""llama-cpp-python releases whose Llama decodes again before sampling while its
+`_requires_eval` flag is set (`can_mark_logits_stale`, pinned by tests/server/test_memory.py)."""
+
+
+def can_mark_logits_stale(llama: Any) -> bool:
+    """Whether a restored KV state can be marked as not yet decoded (see `_restore`).
+
+    llama-cpp-python has no public way to say so (its own `load_state` sets a private flag);
+    the flag is set only on the releases checked, elsewhere states are not restored.
+    """
+    installed = version("llama-cpp-python")
+    return installed.startswith(LLAMA_CPP_VERSIONS) and hasattr(llama, "_requires_eval")
+
 
 SEQ = 0
 """llama-cpp-python's Llama evaluates everything in sequence 0."""
@@ -157,10 +172,17 @@ class ConversationKv:
         self.restores = 0
         self.last_reused = 0
         """Prompt tokens the last `prepare` found already evaluated."""
+        self.can_restore = can_mark_logits_stale(llama)
+        if not self.can_restore:
+            _LOGGER.warning(
+                "llama-cpp-python %s: saved KV states are not restored (checked: %s)",
+                version("llama-cpp-python"),
+                ", ".join(f"{v}x" for v in LLAMA_CPP_VERSIONS),
+            )
 
     @property
     def _ctx(self) -> Any:
-        return self._llama._ctx.ctx
+        return self._llama.ctx
 
     def evaluated(self) -> np.ndarray:
         return np.array(self._llama.input_ids[: self._llama.n_tokens], dtype=np.intc)
@@ -171,7 +193,7 @@ class ConversationKv:
         if conversation != self.owner:
             saved = self.store.take(conversation) if conversation is not None else None
             self._displace()
-            if saved is not None:
+            if saved is not None and self.can_restore:
                 saved_plan = plan_reuse(saved.tokens, prompt, self.min_gain)
                 if saved_plan.reused >= plan.reused + self.restore_gain:
                     restored = self._restore(conversation or "", saved)
@@ -190,7 +212,7 @@ class ConversationKv:
     def _displace(self) -> None:
         """Save the live context for its owner before another conversation overwrites it."""
         owner = self.owner
-        if owner is None or self._llama.n_tokens == 0:
+        if owner is None or self._llama.n_tokens == 0 or not self.can_restore:
             return
         size = int(self._lib.llama_state_seq_get_size(self._ctx, SEQ))
         buffer = (ctypes.c_uint8 * size)()
@@ -217,7 +239,7 @@ class ConversationKv:
         n = len(state.tokens)
         llama.input_ids[:n] = state.tokens
         llama.n_tokens = n
-        llama._requires_eval = True
+        llama._requires_eval = True  # the logits are not the restored state's: decode first
         self.restores += 1
         _LOGGER.debug("restored KV state of %s: %d tokens", conversation, n)
         return True

@@ -75,9 +75,7 @@ class HttpFrontend:
             self._runner, self.settings.host, self.settings.port or 0, ssl_context=context
         )
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        self.port = int(self._runner.addresses[0][1])  # (host, port[, ...]) of the bound socket
         _LOGGER.info("device page and WHIP on %s", self.url)
 
     async def stop(self) -> None:

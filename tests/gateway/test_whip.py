@@ -52,6 +52,9 @@ async def test_sendrecv_offer_is_answered_heard_and_ended(
         await client.connect(http, "?name=Kitchen%20tablet&zone=kitchen&listening_mode=always")
 
         assert "a=sendrecv" in client.answer
+        # DTLS server: the offerer (aiortc here, as Chromium and webrtcbin) starts the handshake
+        assert "a=setup:actpass" in client.pc.localDescription.sdp
+        assert "a=setup:passive" in client.answer and "a=setup:active" not in client.answer
         assert client.location is not None
         assert client.location.startswith("/whip/browser_1/")
         status = await mqtt.wait("/browser_1/status", online=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 
+from wyoming_bridge import kv_state
 from wyoming_bridge.chat_prompt import PromptTooLongError, ReplyCopyGuard
 from wyoming_bridge.kv_state import KvStateStore, SavedState, plan_reuse
 from wyoming_bridge.llm import LlmEngine, LlmSettings, build_messages
@@ -106,6 +108,7 @@ def test_cache_off_evaluates_the_slid_history_again() -> None:
 
 def test_interleaved_conversations_restore_their_saved_state(engine: LlmEngine) -> None:
     assert engine.kv is not None
+    assert engine.kv.can_restore, "llama-cpp-python changed: check can_mark_logits_stale"
     hall: list[tuple[str, str]] = []
     office: list[tuple[str, str]] = []
     say(engine, hall, QUESTIONS[0], "hall", keep=3)
@@ -192,3 +195,11 @@ def test_kv_setting_out_of_range_is_a_clear_error(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         parse_settings(["--llm-kv-states", "-1"])
     assert "argument --llm-kv-states: '-1' is outside 0..64" in capsys.readouterr().err
+
+
+def test_restores_only_on_checked_llama_cpp_releases(monkeypatch: pytest.MonkeyPatch) -> None:
+    llama = SimpleNamespace(_requires_eval=False)
+    assert kv_state.can_mark_logits_stale(llama)
+    assert not kv_state.can_mark_logits_stale(SimpleNamespace())  # the flag is gone
+    monkeypatch.setattr(kv_state, "version", lambda _name: "0.4.0")
+    assert not kv_state.can_mark_logits_stale(llama)
