@@ -7,7 +7,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from naila_gateway.listening import ListeningSettings
+from naila_gateway.listening import Listener, ListeningChoice, ListeningSettings
+from naila_gateway.pcm import FRAME_SAMPLES
 from naila_protocol.framing import FrameKind
 from naila_protocol.vocab import ListeningMode, WakeWord
 from naila_sim import speak_text, tone
@@ -16,6 +17,7 @@ from tests.helpers import wait_for_session
 
 RATE = 48000
 WAKE = {"listening_mode": ListeningMode.WAKE_WORD}
+SETTINGS = ListeningSettings()
 
 
 def seconds(samples: np.ndarray) -> float:
@@ -64,6 +66,28 @@ async def test_an_espeak_voice_wakes_it_too(make_gateway, make_device, reply_ser
 
     assert (await device.wait_event("wake"))["model"] == "okay_nabu"
     assert turn.event is not None
+
+
+async def test_a_voice_the_model_is_less_sure_of_wakes_it_once() -> None:
+    """espeak-ng's formant-shifted en-us+f3: the model's own 5 x 0.85 never fired on it."""
+    listener = Listener(ListeningChoice(ListeningMode.WAKE_WORD, WakeWord.OKAY_NABU), SETTINGS)
+    speech = speak_text("Okay Nabu, turn off the lights.", voice="en-us+f3", words_per_minute=170)
+    silence = np.zeros(RATE, dtype=np.int16)
+    samples = np.concatenate((silence, speech, silence, speech, silence))
+    samples = samples[: samples.size - samples.size % FRAME_SAMPLES]
+    wakes: list[int] = []
+    try:
+        for index, frame in enumerate(samples.reshape(-1, FRAME_SAMPLES)):
+            if await listener.hear(frame) is not None:
+                wakes.append(index)
+    finally:
+        await listener.close()
+    frames_per_second = RATE // FRAME_SAMPLES
+    first = (silence.size + speech.size) // FRAME_SAMPLES  # the end of the first sentence
+    second = 2 * first
+    assert len(wakes) == 2, wakes  # each "Okay Nabu" once, never the rest of the sentence
+    assert wakes[0] < first and first < wakes[1] < second
+    assert wakes[0] > silence.size // FRAME_SAMPLES + frames_per_second // 4
 
 
 async def test_speech_without_the_wake_word_is_not_sent(
