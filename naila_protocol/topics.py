@@ -1,4 +1,4 @@
-"""MQTT topic layout (DESIGN.md "Contracts"); the one place topic strings are built."""
+"""MQTT topic layout (docs/mqtt.md); the one place topic strings are built."""
 
 from __future__ import annotations
 

@@ -290,7 +290,7 @@ def _opt_int(data: dict[str, Any], key: str) -> int | None:
 
 
 def parse_snapshot(device_id: str, data: dict[str, Any]) -> Snapshot:
-    """Parse a snapshot response (spec 11.5)."""
+    """Parse a snapshot response (docs/mqtt.md, Snapshots)."""
     image_format = data.get("format", "jpeg")
     if not isinstance(image_format, str) or image_format.lower() not in IMAGE_CONTENT_TYPES:
         raise PayloadError(f"unsupported image format {str(image_format)[:20]!r}")

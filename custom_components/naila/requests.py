@@ -31,7 +31,7 @@ class NailaRequests:
     async def async_request_snapshot(
         self, device_id: str, request_id: str, params: dict[str, Any], wait: float
     ) -> Snapshot:
-        """Publish a snapshot request (spec 11.5) and wait for the matching response."""
+        """Publish a snapshot request (docs/mqtt.md, Snapshots) and wait for the matching response."""
         payload = {"request_type": "snapshot", "request_id": request_id, "params": params}
         topic = self.topics.media_request(device_id)
         return await self._request(self._snapshots, request_id, topic, payload, wait)
@@ -69,7 +69,7 @@ class NailaRequests:
     async def async_upload(
         self, session_id: str, media: str, payload: dict[str, Any], wait: float
     ) -> UploadReply:
-        """Publish an upload (spec 11.9) and wait for the AI server's reply."""
+        """Publish an upload (docs/mqtt.md, Uploads and questions) and wait for the AI server's reply."""
         topic = self.topics.upload(session_id, media)
         return await self._request(self._replies, session_id, topic, payload, wait)
 

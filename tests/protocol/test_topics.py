@@ -1,4 +1,4 @@
-"""MQTT topic layout from DESIGN.md, built in one place."""
+"""MQTT topic layout of docs/mqtt.md, built in one place."""
 
 from naila_protocol.topics import Topics, is_valid_device_id
 

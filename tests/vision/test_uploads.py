@@ -60,7 +60,7 @@ async def test_image_upload_reply_carries_visual_context(service, client, photos
     persons = [o for o in ctx["analysis"]["objects"] if o["label"] == "person"]
     assert len(persons) >= 3 and all(len(o["bbox"]) == 4 for o in persons)
     assert "person" in reply["answer"]
-    assert "media_id" not in reply  # no persistence by default (spec 17.3)
+    assert "media_id" not in reply  # uploads are not stored unless the store is enabled
     assert service.store is not None and service.store.total_bytes() == 0
 
 

@@ -20,7 +20,7 @@ _LOGGER = logging.getLogger(__name__)
 
 @dataclass
 class Analysis:
-    """What one image shows: the `analysis` object of the visual context (spec 11.11)."""
+    """What one image shows: the `analysis` object of the visual context (docs/vision.md)."""
 
     objects: list[Detection]
     width: int

@@ -11,7 +11,7 @@ import numpy as np
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """One object in source-image pixels; bbox is [x, y, w, h] like spec 11.11."""
+    """One object in source-image pixels; bbox is [x, y, w, h] as in the visual context."""
 
     label: str
     confidence: float

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS media (
     format TEXT NOT NULL,
     event_type TEXT,               -- alert types for alerts, comma separated
     labels TEXT NOT NULL,          -- JSON list
-    analysis TEXT NOT NULL,        -- JSON (spec 11.11 analysis, transcript, ...)
+    analysis TEXT NOT NULL,        -- JSON (visual context analysis, transcript, ...)
     path TEXT NOT NULL,            -- relative to the data directory
     size INTEGER NOT NULL
 );

@@ -1,4 +1,4 @@
-"""Unified visual context JSON (spec 11.11) and visual-query detection (spec 11.12)."""
+"""Unified visual context JSON (docs/vision.md) and visual-query detection by keyword groups."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ SOURCE_TYPES = ("webrtc_stream", "mqtt_snapshot", "http_upload", "mqtt_upload", 
 
 
 def query_groups(text: str) -> set[str]:
-    """Spec 11.12 keyword groups present in `text`."""
+    """The KEYWORD_GROUPS present in `text`."""
     normalized = text.replace("\u2019", "'")
     return {group for group, pattern in _PATTERNS.items() if pattern.search(normalized)}
 
