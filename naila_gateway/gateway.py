@@ -32,6 +32,7 @@ from naila_gateway.voice import VoiceSession, new_request_id
 from naila_protocol.commands import CommandMessage
 from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, unique_client_id
 from naila_protocol.payloads import DeviceSettings, PayloadError
+from naila_protocol.tasks import TaskSet, cancel_and_wait
 from naila_protocol.topics import QOS_RELIABLE, QOS_TELEMETRY, Topics, is_valid_device_id
 from naila_protocol.vocab import DeviceCommand
 
@@ -83,7 +84,8 @@ class Gateway:
         self._reporter = MetricsReporter(config.gateway_id, self.metrics)
         self._device_locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(_LOGGER)
+        """Message handlers, session closes and re-offers: all awaited by stop()."""
         self._answer_timers: dict[str, asyncio.TimerHandle] = {}
         self._reoffers: dict[str, asyncio.Task[None]] = {}
         self._online: dict[str, bytes] = {}
@@ -115,19 +117,17 @@ class Gateway:
             await self.http.stop()
         for session in list(self.sessions.values()):
             await session.close()
-        reoffers = list(self._reoffers.values())
-        for task in [*self._tasks, *reoffers]:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *reoffers, return_exceptions=True)
+        await self._tasks.close()
+        for timer in self._answer_timers.values():
+            timer.cancel()
+        self._answer_timers.clear()
         await self.mqtt.publish_and_wait(
             self.topics.gateway_status,
             gateway_status(self.config.gateway_id, online=False),
             retain=True,
         )
-        for task in self._services:
-            task.cancel()
-        await asyncio.gather(*self._services, return_exceptions=True)
-        self._services = []
+        services, self._services = self._services, []
+        await cancel_and_wait(services, logger=_LOGGER)
         await self.server.stop()
         self._ice_filter.uninstall()
 
@@ -202,9 +202,7 @@ class Gateway:
             work.close()  # no-op once it ran; avoids a never-awaited warning if cancelled first
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     # handlers -------------------------------------------------------------------------
     async def _handle_status(self, device_id: str, message: Incoming) -> None:
@@ -325,7 +323,7 @@ class Gateway:
             # the media path broke while the device is still online (e.g. it restarted and
             # re-sent an identical status that was taken for a repeat): offer again, once
             device_id = session.device_id
-            task = asyncio.create_task(self._reoffer(device_id))
+            task = self._tasks.spawn(self._reoffer(device_id), name=f"reoffer {device_id}")
             self._reoffers[device_id] = task
             task.add_done_callback(
                 lambda t: (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from naila_gateway.video import (
 )
 from naila_gateway.video.sender import FrameSink
 from naila_gateway.voice import VoiceSession
+from naila_protocol.tasks import TaskSet
 
 _LOGGER = logging.getLogger(__name__)
 _AUDIO_JITTER_CAPACITY = 16
@@ -145,7 +146,7 @@ class PeerSession:
         self._video_config = video_config
         self.video_consumer: CameraVideoConsumer | None = None
         self.pc = RTCPeerConnection(ice_configuration(ice_servers))
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(_LOGGER)
         self._closing = False
         self.close_reason = ""
         self.answered = False
@@ -247,10 +248,8 @@ class PeerSession:
             while True:
                 await track.recv()
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        self._tasks.spawn(coro, name=f"{self.device_id} media")
 
     async def _on_state(self) -> None:
         state = self.pc.connectionState
@@ -275,10 +274,6 @@ class PeerSession:
         if self.video_consumer is not None:
             await self.video_consumer.stop()
         await self.pc.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.close()
         self.log.info("session closed (%s)", reason)
         await self._on_closed(self)

@@ -20,6 +20,7 @@ from naila_protocol.framing import (
     encode_frame,
     read_frame,
 )
+from naila_protocol.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 STABLE_CONNECTION_S = 5.0
@@ -120,11 +121,9 @@ class ServerClient:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_and_wait([task], logger=_LOGGER)
         self._fail_all("server_unavailable", notify=False)
 
     # requests -------------------------------------------------------------------------
@@ -195,8 +194,7 @@ class ServerClient:
                     try:
                         await self._read_loop(reader)
                     finally:
-                        pinger.cancel()
-                        await asyncio.wait([pinger])
+                        await cancel_and_wait([pinger], logger=_LOGGER)
             except (ConnectionError, OSError) as err:
                 _LOGGER.warning("AI server connection lost: %s", err)
             finally:

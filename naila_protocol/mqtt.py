@@ -9,7 +9,6 @@ callback in arrival order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import socket
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 import aiomqtt
 
 from naila_protocol.settings import setting
+from naila_protocol.tasks import cancel_and_wait
 from naila_protocol.topics import DEFAULT_PREFIX
 
 _LOGGER = logging.getLogger(__name__)
@@ -171,9 +171,7 @@ class MqttLink:
         await self.flush()
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task], logger=_LOGGER)
 
     async def __aenter__(self) -> MqttLink:
         self.start()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from naila_protocol.mqtt import DEFAULT_MQTT_PORT
+from naila_protocol.process import run_until_stopped
 from naila_protocol.topics import DEFAULT_PREFIX
 from naila_protocol.vocab import DEFAULT_WAKE_WORD, ListeningMode, WakeWord
 from naila_sim.audio import RATE, load_pcm, load_wav, speak_text
@@ -134,8 +134,8 @@ def _sources(args: argparse.Namespace) -> list[np.ndarray]:
 
 
 def run() -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(asyncio.run(main()))
+    """SIGINT or SIGTERM stop the device cleanly (offline status published): exit code 0."""
+    sys.exit(run_until_stopped(main()) or 0)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 from dataclasses import dataclass
 
 from naila_protocol.framing import DEFAULT_AUDIO_PORT, ErrorCode, encode_frame, error_frame
 from naila_protocol.settings import nested, setting
+from naila_protocol.tasks import cancel_and_wait
 
-from .gateway_connection import ConnectionLimits, GatewayConnection, RequestObserver, VideoHandler
+from .gateway_connection import ConnectionLimits, GatewayConnection, VideoHandler
 from .pipeline import Pipeline
+from .request_replies import RequestObserver
 from .routing.router import HaRouter
 from .speculative import SpeculationSettings
 from .turn_detector import TurnDetector
@@ -102,14 +103,10 @@ class AudioSocketServer:
         self._closing = True
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        # each connection task ends normally once cancelled here (see _accept)
+        await cancel_and_wait(list(self._tasks), logger=_LOGGER)
         if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+            await self._server.wait_closed()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -164,9 +161,13 @@ class AudioSocketServer:
     @staticmethod
     async def _refuse(writer: asyncio.StreamWriter, code: ErrorCode, message: str) -> None:
         _LOGGER.warning("refused %s: %s", writer.get_extra_info("peername"), message)
-        with contextlib.suppress(Exception):
+        try:
             writer.write(encode_frame(error_frame(code, message)))
             await writer.drain()
+        except OSError as err:
+            _LOGGER.debug("refusal not sent: %s", err)
         writer.close()
-        with contextlib.suppress(Exception):
+        try:
             await writer.wait_closed()
+        except OSError as err:
+            _LOGGER.debug("refused connection closed: %s", err)

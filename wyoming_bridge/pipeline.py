@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from naila_protocol.framing import ReplySummary
 from naila_protocol.settings import setting
+from naila_protocol.tasks import cancel_and_wait
 
 from .audio import pcm16_to_stt
 from .engines import Engines
@@ -251,12 +252,11 @@ class Pipeline:
                 await producer
         finally:
             gate.set()
-            if not producer.done():
-                producer.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await producer
-            elif not producer.cancelled():
-                producer.exception()  # a cancelled request's LLM job ends in an error: seen
+            # a cancelled request's LLM job may end in an error: read it here (DEBUG), while
+            # our own cancellation, if that is why we stop, still propagates
+            await cancel_and_wait([producer], logger=_LOGGER, log=False)
+            if not producer.cancelled() and producer.exception() is not None:
+                _LOGGER.debug("%s: LLM job ended: %r", info.request_id, producer.exception())
         status = "cancelled" if cancel.is_set() else "ok"
         reply = "".join(reply_parts).strip()
         yield DoneEvent(ReplySummary(status, transcript, reply, dict(clock.timings)))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from naila_protocol.framing import TurnVerdict
 from naila_protocol.settings import setting
+from naila_protocol.tasks import TaskSet
 
 from .audio import pcm16_to_float, pcm16_to_stt, peak_window_dbfs, rms_dbfs
 from .pipeline import Pipeline, PipelineEvent, RequestInfo
@@ -76,7 +77,8 @@ class EventRecorder:
                     self._events.append(event)
                     self._changed.set()
         except asyncio.CancelledError:
-            self._error = asyncio.CancelledError()
+            self._error = asyncio.CancelledError()  # replay() raises it to its reader
+            raise
         except Exception as err:
             self._error = err
         finally:
@@ -137,6 +139,10 @@ class ChunkedUtterance:
         self._recorder: EventRecorder | None = None
         self._transcript: asyncio.Task[str] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._tasks = TaskSet(_LOGGER)
+        """Speculative transcriptions and end-of-turn judges, awaited by aclose()."""
+        self._dropped: list[EventRecorder] = []
+        """Speculations dropped (cancelled) but not yet awaited."""
         self.speculations = 0
 
     def add(self, pcm: bytes) -> None:
@@ -177,6 +183,13 @@ class ChunkedUtterance:
             self._timer.cancel()
         self._drop_speculation()
 
+    async def aclose(self) -> None:
+        """close(), then wait until every speculation task has ended."""
+        self.close()
+        await self._tasks.close()
+        while self._dropped:
+            await self._dropped.pop().stop()
+
     def _has_speculation(self) -> bool:
         return self._recorder is not None or self._transcript is not None
 
@@ -190,18 +203,21 @@ class ChunkedUtterance:
         audio = bytes(self.audio)
         if self.settings.mode is SpeculationMode.FULL:
             cancel = _linked_event(self.cancel_event)
-            text = asyncio.create_task(
-                self.pipeline.transcribe(audio, self.rate, self.info, cancel)
+            text = self._tasks.spawn(
+                self.pipeline.transcribe(audio, self.rate, self.info, cancel),
+                name=f"speculative stt {self.info.request_id}",
+                awaited=True,
             )
             events = self.pipeline.run(audio, self.rate, self.info, cancel, text)
             self._recorder = EventRecorder(events, cancel)
         else:
-            text = self._transcript = asyncio.create_task(
-                self.pipeline.transcribe(audio, self.rate, self.info, self.cancel_event)
+            text = self._transcript = self._tasks.spawn(
+                self.pipeline.transcribe(audio, self.rate, self.info, self.cancel_event),
+                name=f"speculative stt {self.info.request_id}",
+                awaited=True,
             )
-        text.add_done_callback(_seen)  # a dropped speculation's STT job ends cancelled: no ERROR
         if self.turn is not None and self.on_turn is not None:
-            self._judge = asyncio.create_task(self._judge_pause(text, audio), name="turn")
+            self._judge = self._tasks.spawn(self._judge_pause(text, audio), name="turn")
 
     async def _judge_pause(self, transcript: asyncio.Task[str], audio: bytes) -> None:
         """Send the end-of-turn verdict of this pause (nothing if speech resumed first)."""
@@ -224,6 +240,7 @@ class ChunkedUtterance:
             self._judge = None
         if self._recorder is not None:
             self._recorder.cancel()
+            self._dropped.append(self._recorder)
         if self._transcript is not None:
             self._transcript.cancel()
         self._recorder = None
@@ -238,12 +255,6 @@ class ChunkedUtterance:
             self.settings.quiet_floor_dbfs, self._speech_peak_dbfs - self.settings.quiet_margin_db
         )
         return peak_window_dbfs(tail, self.rate) < threshold and rms_dbfs(tail) < threshold
-
-
-def _seen(task: asyncio.Task[str]) -> None:
-    """Mark a speculative transcript's failure as retrieved (whoever awaits it still sees it)."""
-    if not task.cancelled() and task.exception() is not None:
-        _LOGGER.debug("speculative transcript failed: %r", task.exception())
 
 
 def _linked_event(parent: threading.Event) -> threading.Event:

@@ -15,6 +15,7 @@ from aiortc.mediastreams import MediaStreamError
 from naila_gateway.video.config import VideoConfig
 from naila_gateway.video.gate import MotionGate, VideoStats
 from naila_gateway.video.sender import FrameSink, VideoFrameSender
+from naila_protocol.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -77,10 +78,8 @@ class CameraVideoConsumer:
     async def stop(self) -> None:
         """Stop draining (the session closed); safe to call more than once."""
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
         if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait([task], logger=_LOGGER)
         _LOGGER.info("[%s] video stopped: %s", self.camera_id, self.stats.as_dict())
 
     async def _run(self) -> None:
@@ -109,9 +108,8 @@ class CameraVideoConsumer:
                 await self._pending
         finally:
             pending = self._pending
-            if pending is not None and not pending.done():
-                pending.cancel()
-                await asyncio.gather(pending, return_exceptions=True)
+            if pending is not None:
+                await cancel_and_wait([pending], logger=_LOGGER)
 
     async def _handle(self, frame: av.VideoFrame) -> None:
         assert self._sender is not None
