@@ -3,7 +3,8 @@
 Starts an MQTT broker (a private mosquitto on 127.0.0.1, or --mqtt-host), the AI server with the
 bundled models, the gateway, a simulated device that speaks (--wav or --say), listens and saves
 each reply as a WAV, and a simulated camera where a person walks in: the AI server's
-`person_detected` alert is printed with its zone and confidence. Ctrl-C stops everything.
+`person_detected` alert is printed with its zone and confidence. Ctrl-C (or SIGTERM) stops
+everything, exit code 130.
 """
 
 from __future__ import annotations

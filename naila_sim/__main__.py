@@ -100,24 +100,44 @@ async def main(argv: Sequence[str] | None = None) -> int:
         listening_mode=args.listening_mode,
         wake_word=args.wake_word,
     )
-    async with SimDevice(config) as device:
-        await device.wait_connected(60)
-        _report(f"{args.device_id}: connected (session {device.session_id})")
-        for number, samples in enumerate(sources * args.repeat, 1):
-            turn = await device.turn(samples, within=args.timeout)
-            event = turn.event or {}
-            _report(
-                f"turn {number}: first audio {turn.first_audio_ms:.0f} ms | "
-                f"heard {event.get('transcript', '?')!r} | reply {event.get('reply', '?')!r}"
-            )
-            await device.recorder.wait_quiet(turn.first_audio_index or 0, within=args.timeout)
-            await asyncio.sleep(args.pause)
-        if not sources:
-            await asyncio.Event().wait()  # just stay online until Ctrl-C
-        if args.out:
-            device.recorder.save_wav(args.out)
-            _report(f"saved what was heard to {args.out}")
+    try:
+        async with SimDevice(config) as device:
+            await _converse(device, args, sources)
+    except TimeoutError as err:
+        _LOGGER.error("%s: %s", args.device_id, err)
+        return 1
     return 0
+
+
+async def _converse(device: SimDevice, args: argparse.Namespace, sources: list[np.ndarray]) -> None:
+    """Speak each source in turn and report it; without sources stay online until stopped."""
+    try:
+        await device.wait_connected(60)
+    except TimeoutError:
+        raise TimeoutError("no WebRTC session with the gateway within 60 s") from None
+    _report(f"{args.device_id}: connected (session {device.session_id})")
+    for number, samples in enumerate(sources * args.repeat, 1):
+        try:
+            turn = await device.turn(samples, within=args.timeout)
+        except TimeoutError:
+            raise TimeoutError(f"turn {number}: no reply within {args.timeout:.0f} s") from None
+        event = turn.event or {}
+        _report(
+            f"turn {number}: first audio {turn.first_audio_ms:.0f} ms | "
+            f"heard {event.get('transcript', '?')!r} | reply {event.get('reply', '?')!r}"
+        )
+        try:
+            await device.recorder.wait_quiet(turn.first_audio_index or 0, within=args.timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"turn {number}: reply still playing after {args.timeout:.0f} s"
+            ) from None
+        await asyncio.sleep(args.pause)
+    if not sources:
+        await asyncio.Event().wait()  # just stay online until stopped
+    if args.out:
+        device.recorder.save_wav(args.out)
+        _report(f"saved what was heard to {args.out}")
 
 
 def _sources(args: argparse.Namespace) -> list[np.ndarray]:

@@ -14,6 +14,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+UNCLEAN = re.compile(r" (ERROR|CRITICAL) |Traceback|Exception in callback|Task exception")
+"""A log line no clean stop may produce."""
+
+
+def unclean_lines(text: str) -> list[str]:
+    """The lines of a log at ERROR or above, or from a traceback or an asyncio error."""
+    return [line for line in text.splitlines() if UNCLEAN.search(line)]
 
 
 @dataclass

