@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from naila_gateway.config import GatewayConfig
+from naila_gateway.device_control import DeviceControl
 from naila_gateway.events import device_event, gateway_status
 from naila_gateway.http.server import HttpFrontend
 from naila_gateway.ice_addresses import IceAddressFilter
@@ -22,19 +23,14 @@ from naila_gateway.server_client import ServerClient
 from naila_gateway.signaling import (
     BadMessage,
     parse_answer,
-    parse_command,
     parse_ice,
-    parse_listening,
     parse_status,
 )
 from naila_gateway.signaling_limit import SignalingLimiter
-from naila_gateway.voice import VoiceSession, new_request_id
-from naila_protocol.commands import CommandMessage
+from naila_gateway.voice import VoiceSession
 from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, unique_client_id
-from naila_protocol.payloads import DeviceSettings, PayloadError
 from naila_protocol.tasks import TaskSet, cancel_and_wait
 from naila_protocol.topics import QOS_RELIABLE, QOS_TELEMETRY, Topics, is_valid_device_id
-from naila_protocol.vocab import DeviceCommand
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -80,6 +76,8 @@ class Gateway:
             config.listening.listening_mode, config.listening.wake_word
         )
         """Each device's listening mode and wake word (status, settings, commands)."""
+        self.control = DeviceControl(self.listening, self.sessions, self.publish_event)
+        """Device commands and listening choices."""
         self.signaling_limit = SignalingLimiter(config.signaling_rate, config.signaling_burst)
         self._reporter = MetricsReporter(config.gateway_id, self.metrics)
         self._device_locks: dict[str, asyncio.Lock] = {}
@@ -163,10 +161,10 @@ class Gateway:
             return
         handler = {
             "status": self._handle_status,
-            "settings": self._handle_settings,
+            "settings": self.control.handle_settings,
             "signaling/answer": self._handle_answer,
             "signaling/ice": self._handle_ice,
-            "command": self._handle_command,
+            "command": self.control.handle_command,
         }.get(leaf)
         if handler is not None:
             self._spawn(self._serialized(device_id, handler(device_id, message)))
@@ -208,7 +206,7 @@ class Gateway:
     async def _handle_status(self, device_id: str, message: Incoming) -> None:
         status = parse_status(device_id, message.payload)
         current = self.sessions.get(device_id)
-        self._listening_from_status(device_id, message.payload)
+        self.control.listening_from_status(device_id, message.payload)
         if current is not None and current.over_http:
             return  # the HTTP client owns this device id (its status is the gateway's own)
         wanted = status.online and (status.has_audio or status.has_camera)
@@ -373,83 +371,6 @@ class Gateway:
             )
         except Exception as err:
             session.log.warning("ICE candidate rejected: %s", err)
-
-    def _listening_from_status(self, device_id: str, payload: bytes) -> None:
-        if not payload:
-            self.listening.forget(device_id)
-            return
-        try:
-            mode, wake_word = parse_listening(payload)
-        except BadMessage as err:
-            self.publish_event(device_id, "error", code="bad_status", message=str(err))
-            _LOGGER.warning("[%s] listening fields of the status ignored: %s", device_id, err)
-            return
-        if self.listening.from_status(device_id, mode, wake_word):
-            self._apply_listening(device_id)
-
-    async def _handle_settings(self, device_id: str, message: Incoming) -> None:
-        if not message.payload:
-            return  # settings cleared: the current choice stays until another one is made
-        try:
-            settings = DeviceSettings.from_json(message.payload, device_id)
-        except PayloadError as err:
-            self.publish_event(device_id, "error", code="bad_settings", message=str(err))
-            raise BadMessage(f"settings: {err}") from None
-        if self.listening.choose(device_id, settings.listening_mode, settings.wake_word):
-            self._apply_listening(device_id)
-
-    def _apply_listening(self, device_id: str) -> None:
-        choice = self.listening.of(device_id)
-        _LOGGER.info("[%s] listening: %s, wake word %s", device_id, choice.mode, choice.wake_word)
-        session = self.sessions.get(device_id)
-        if session is not None:
-            session.voice.set_listening(choice)
-
-    async def _handle_command(self, device_id: str, message: Incoming) -> None:
-        try:
-            command = parse_command(message.payload, device_id)
-        except BadMessage as err:
-            self.publish_event(device_id, "error", code="bad_command", message=str(err))
-            raise
-        await self.run_command(device_id, command)
-
-    async def run_command(self, device_id: str, command: CommandMessage) -> None:
-        """One device command, from MQTT or from the gateway's own HTTP side."""
-        session = self.sessions.get(device_id)
-        if command.command is DeviceCommand.SET_LISTENING:
-            if self.listening.choose(device_id, command.listening_mode, command.wake_word):
-                self._apply_listening(device_id)
-            return
-        if command.command is DeviceCommand.STOP:
-            if session is not None:
-                await session.voice.interrupt(reason="stop")
-            return
-        request_id = command.request_id or new_request_id()
-        if session is None:
-            self.publish_event(
-                device_id,
-                "error",
-                request_id=request_id,
-                code="no_session",
-                message="device has no audio session",
-            )
-            return
-        if command.command in (DeviceCommand.TALK_START, DeviceCommand.TALK_END):
-            if not await session.voice.talk(command.command is DeviceCommand.TALK_START):
-                self.publish_event(
-                    device_id,
-                    "error",
-                    request_id=command.request_id,
-                    code="not_push_to_talk",
-                    message=f"{command.command} needs listening mode push_to_talk",
-                )
-            return
-        await session.voice.announce(
-            command.message,
-            request_id,
-            sound=command.sound,
-            converse=command.command is DeviceCommand.START_CONVERSATION,
-        )
 
     # publishing -----------------------------------------------------------------------
     def publish_event(self, device_id: str, event: str, **fields: Any) -> None:
