@@ -113,5 +113,5 @@ async def async_remove_config_entry_device(
                     return False
                 hub.forget_device(device_id)
             case ["zones", zone]:
-                hub.forget_zone(zone)
+                hub.alerts.forget("zones", zone)
     return True

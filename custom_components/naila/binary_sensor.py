@@ -50,7 +50,8 @@ async def async_setup_entry(
     ]
     entities += [NailaDeviceConnectivity(hub, device_id) for device_id in sorted(hub.device_ids)]
     entities += [
-        NailaAlertBinarySensor(hub, spec) for spec in sorted(hub.alert_sensors, key=lambda s: s.key)
+        NailaAlertBinarySensor(hub, spec)
+        for spec in sorted(hub.alerts.alert_sensors, key=lambda s: s.key)
     ]
     async_add_entities(entities)
 
@@ -129,6 +130,7 @@ class NailaAlertBinarySensor(NailaEntity, BinarySensorEntity):
 
     _attr_translation_key = "alert"
     _attr_is_on = False
+    _follows_connection = False
 
     def __init__(self, hub: NailaHub, spec: AlertSensorSpec) -> None:
         super().__init__(hub, spec.key, spec.key, f"{spec.scope}/{spec.name}")
@@ -148,10 +150,11 @@ class NailaAlertBinarySensor(NailaEntity, BinarySensorEntity):
         return status is None or status.online
 
     def _update_from_hub(self) -> None:
-        if last := self.hub.last_alerts.get(self._key):
+        if last := self.hub.alerts.last_alerts.get(self._key):
             alert, received = last
             remaining = self.hub.off_delay - (dt_util.utcnow() - received).total_seconds()
             if remaining > 0:
+                self._write_blank_first()
                 self._turn_on(alert, remaining)
 
     def _handle_value(self, value: Alert) -> None:

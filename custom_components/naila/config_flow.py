@@ -176,7 +176,7 @@ class NailaOptionsFlow(OptionsFlow):
         options = self.config_entry.options
         seen: set[str] = set()
         if self.config_entry.state is ConfigEntryState.LOADED:
-            seen = set(self.config_entry.runtime_data.hub.alert_types_seen)
+            seen = set(self.config_entry.runtime_data.hub.alerts.alert_types_seen)
         choices = sorted(set(KNOWN_ALERT_TYPES) | seen | set(options.get(CONF_ALERT_TYPES, [])))
         schema = vol.Schema(
             {

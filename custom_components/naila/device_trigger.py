@@ -42,7 +42,7 @@ def _alert_types(hass: HomeAssistant, device_id: str) -> list[str]:
         for entry_id in device.config_entries:
             entry = hass.config_entries.async_get_entry(entry_id)
             if entry is not None and entry.domain == DOMAIN and hasattr(entry, "runtime_data"):
-                seen |= entry.runtime_data.hub.alert_types_seen
+                seen |= entry.runtime_data.hub.alerts.alert_types_seen
     return sorted(t for t in set(KNOWN_ALERT_TYPES) | seen if is_valid_name(t))
 
 

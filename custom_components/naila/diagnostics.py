@@ -77,9 +77,9 @@ def _hub_summary(hub: NailaHub) -> dict[str, Any]:
             }
             for device_id, s in hub.snapshots.items()
         },
-        "zones": sorted(hub.zones),
-        "alert_types_seen": sorted(hub.alert_types_seen),
-        "alert_sensors": sorted(spec.key for spec in hub.alert_sensors),
+        "zones": sorted(hub.alerts.zones),
+        "alert_types_seen": sorted(hub.alerts.alert_types_seen),
+        "alert_sensors": sorted(spec.key for spec in hub.alerts.alert_sensors),
         "rejected_messages": dict(hub.rejected),
         "pending_requests": len(hub.requests),
     }

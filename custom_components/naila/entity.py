@@ -24,6 +24,9 @@ class NailaEntity(Entity):
     _attr_should_poll = False
     _availability_key: str | None = None
     """Extra data key (e.g. the publisher's status) that only changes availability."""
+    _follows_connection = True
+    """False for what happened (alerts): a lost MQTT connection brings no new alert, so the
+    state stays and a reconnect changes nothing (no logbook entry that looks like an alert)."""
 
     def __init__(self, hub: NailaHub, key: str, unique_suffix: str, device_suffix: str) -> None:
         self.hub = hub
@@ -37,7 +40,8 @@ class NailaEntity(Entity):
         self.async_on_remove(
             async_dispatcher_connect(self.hass, self.hub.signal(self._key), self._async_on_value)
         )
-        for key in (SIGNAL_CONNECTION, self._availability_key):
+        connection = SIGNAL_CONNECTION if self._follows_connection else None
+        for key in (connection, self._availability_key):
             if key is not None:
                 self.async_on_remove(
                     async_dispatcher_connect(
@@ -48,7 +52,7 @@ class NailaEntity(Entity):
 
     @property
     def available(self) -> bool:
-        return self.hub.connected and self._source_available()
+        return (self.hub.connected or not self._follows_connection) and self._source_available()
 
     def _source_available(self) -> bool:
         """Whether the publisher of this entity's data is online; override where it matters."""
@@ -56,6 +60,16 @@ class NailaEntity(Entity):
 
     def _update_from_hub(self) -> None:
         """Take the current value from the hub's cache (entity just added)."""
+
+    @callback
+    def _write_blank_first(self) -> None:
+        """Write the state the entity has before its data (off, unknown) when it is new.
+
+        An entity created by the message it shows then records that message as a change (a
+        "detected" logbook entry) instead of starting in it.
+        """
+        if self.hass.states.get(self.entity_id) is None:
+            self.async_write_ha_state()
 
     def _handle_value(self, value: Any) -> None:
         """Apply one new value from the hub."""

@@ -23,7 +23,7 @@ async def async_setup_entry(
 ) -> None:
     """Create an event entity for each known zone and for each new one."""
     hub = entry.runtime_data.hub
-    async_add_entities(NailaZoneEvent(hub, zone) for zone in sorted(hub.zones))
+    async_add_entities(NailaZoneEvent(hub, zone) for zone in sorted(hub.alerts.zones))
 
     @callback
     def _add_zone(zone: str) -> None:
@@ -36,14 +36,16 @@ class NailaZoneEvent(NailaEntity, EventEntity):
     """Every alert of one zone; the event type is the alert type."""
 
     _attr_translation_key = "zone_alert"
+    _follows_connection = False
 
     def __init__(self, hub: NailaHub, zone: str) -> None:
         super().__init__(hub, zone_event_key(zone), f"zones/{zone}/event", f"zones/{zone}")
         self._zone = zone
-        self._attr_event_types = sorted(set(KNOWN_ALERT_TYPES) | hub.alert_types_seen)
+        self._attr_event_types = sorted(set(KNOWN_ALERT_TYPES) | hub.alerts.alert_types_seen)
 
     def _update_from_hub(self) -> None:
-        if alert := self.hub.last_zone_alert.get(self._zone):
+        if alert := self.hub.alerts.last_zone_alert.get(self._zone):
+            self._write_blank_first()
             self._handle_value(alert)
 
     def _handle_value(self, value: Alert) -> None:

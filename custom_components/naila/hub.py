@@ -6,7 +6,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from homeassistant.components import mqtt
@@ -17,16 +16,14 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.util import dt as dt_util
 
+from .alerts import NailaAlerts
 from .const import (
-    CONF_ALERT_TYPES,
     CONF_OFF_DELAY,
     CONF_PREFIX,
     DEFAULT_OFF_DELAY,
     DEFAULT_PREFIX,
     DOMAIN,
-    EVENT_ALERT,
     EVENT_DEVICE_EVENT,
     MANUFACTURER,
     MAX_JSON_BYTES,
@@ -41,22 +38,17 @@ from .models import (
     SERVER,
     SERVER_METRIC_KEYS,
     SIGNAL_CONNECTION,
-    SIGNAL_NEW_ALERT_SENSOR,
     SIGNAL_NEW_CAMERA,
     SIGNAL_NEW_DEVICE,
     SIGNAL_NEW_SATELLITE,
     SIGNAL_NEW_VOICE_DEVICE,
-    SIGNAL_NEW_ZONE,
-    AlertSensorSpec,
     device_events_key,
     device_key,
     metrics_key,
     snapshot_key,
     status_key,
-    zone_event_key,
 )
 from .payloads import (
-    Alert,
     DeviceStatus,
     PayloadError,
     ServiceStatus,
@@ -64,7 +56,6 @@ from .payloads import (
     check_device_id,
     decode_json,
     match_filter,
-    parse_alert,
     parse_device_event,
     parse_device_status,
     parse_metrics,
@@ -102,7 +93,6 @@ class NailaHub:
         self.topics = Topics(entry.data[CONF_PREFIX])
         self.options: dict[str, Any] = dict(entry.options)
         self.off_delay: float = float(entry.options.get(CONF_OFF_DELAY, DEFAULT_OFF_DELAY))
-        self.sensor_alert_types: frozenset[str] = frozenset(entry.options.get(CONF_ALERT_TYPES, []))
         self.connected = True
         self.status: dict[str, ServiceStatus | None] = {GATEWAY: None, SERVER: None}
         self.metrics: dict[str, dict[str, float | bool | None]] = {GATEWAY: {}, SERVER: {}}
@@ -110,17 +100,13 @@ class NailaHub:
         self.devices: dict[str, DeviceStatus] = {}
         self.cameras: set[str] = set()
         self.snapshots: dict[str, Snapshot] = {}
-        self.zones: set[str] = set()
-        self.alert_sensors: set[AlertSensorSpec] = set()
-        self.alert_types_seen: set[str] = set()
-        self.last_alerts: dict[str, tuple[Alert, datetime]] = {}
-        self.last_zone_alert: dict[str, Alert] = {}
         self.rejected: Counter[str] = Counter()
         self.requests = NailaRequests(hass, self.topics)
         self.voice_devices: set[str] = set()
         self.satellites: set[str] = set()
         self.settings = DeviceSettingsStore(self)
         self.relay = ConversationRelay(self, version)
+        self.alerts = NailaAlerts(self)
 
     # ---- identifiers -------------------------------------------------------------
 
@@ -145,8 +131,14 @@ class NailaHub:
         """DeviceInfo linking an entity to a device the hub registered."""
         return DeviceInfo(identifiers={self.identifier(suffix)})
 
-    def _title(self, what: str) -> str:
+    def title(self, what: str) -> str:
+        """A device name, with the prefix when it is not the default one."""
         return what if self.prefix == DEFAULT_PREFIX else f"{what} ({self.prefix})"
+
+    @staticmethod
+    def readable_name(device_id: str) -> str:
+        """Name of a device that gave none: its id in words, e.g. `kitchen_hub` -> Kitchen Hub."""
+        return device_id.replace("_", " ").replace("-", " ").title()
 
     # ---- lifecycle ---------------------------------------------------------------
 
@@ -163,7 +155,7 @@ class NailaHub:
                 identifiers={self.identifier(source)},
                 manufacturer=MANUFACTURER,
                 model=model,
-                name=self._title(name),
+                name=self.title(name),
                 entry_type=DeviceEntryType.SERVICE,
             )
         head = f"{self.prefix}/"
@@ -186,12 +178,9 @@ class NailaHub:
             case ["devices", device_id, "snapshot"]:
                 self.cameras.add(device_id)
             case ["zones", zone, "event"]:
-                self.zones.add(zone)
+                return self.alerts.restore("zones", zone, None)
             case [scope, name, "alert", alert_type] if scope in ("zones", "devices"):
-                self.alert_types_seen.add(alert_type)
-                if not self.alert_sensor_enabled(alert_type):
-                    return False
-                self.alert_sensors.add(AlertSensorSpec(scope, name, alert_type))
+                return self.alerts.restore(scope, name, alert_type)
         return True
 
     async def async_start(self) -> None:
@@ -216,7 +205,6 @@ class NailaHub:
                 QOS_RELIABLE,
                 MAX_JSON_BYTES,
             ),
-            (t.alerts_wildcard, self._on_alert, QOS_RELIABLE, MAX_JSON_BYTES),
             (t.upload_reply("+"), self._on_upload_reply, QOS_RELIABLE, MAX_MEDIA_BYTES),
         ]
         for topic_filter, handler, qos, max_bytes in handlers:
@@ -224,6 +212,7 @@ class NailaHub:
                 self.hass, topic_filter, self.guarded(handler, max_bytes), qos, encoding=None
             )
             self.entry.async_on_unload(unsubscribe)
+        await self.alerts.async_start()
         await self.relay.async_start()
         self.connected = mqtt.is_connected(self.hass)
         self.entry.async_on_unload(
@@ -357,6 +346,7 @@ class NailaHub:
             async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_DEVICE), device_id)
         if status.has_camera:
             self._ensure_camera(device_id)
+            self.alerts.expect_camera(device_id, status.zone)
         if (
             AUDIO_CAPABILITY_ALIASES & set(status.capabilities)
             and device_id not in self.voice_devices
@@ -380,7 +370,7 @@ class NailaHub:
             identifiers={self.identifier(f"devices/{status.device_id}")},
             manufacturer=MANUFACTURER,
             model=model,
-            name=status.name or status.device_id,
+            name=status.name or self.readable_name(status.device_id),
             sw_version=status.firmware_version,
             suggested_area=status.zone.replace("_", " ").title() if status.zone else None,
             via_device=self.identifier(GATEWAY),
@@ -410,18 +400,7 @@ class NailaHub:
         self.devices.pop(device_id, None)
         self.cameras.discard(device_id)
         self.snapshots.pop(device_id, None)
-        for spec in [s for s in self.alert_sensors if s.scope == "devices" and s.name == device_id]:
-            self.alert_sensors.discard(spec)
-            self.last_alerts.pop(spec.key, None)
-
-    @callback
-    def forget_zone(self, zone: str) -> None:
-        """Drop everything known about one zone (it is being removed from the registry)."""
-        self.zones.discard(zone)
-        self.last_zone_alert.pop(zone, None)
-        for spec in [s for s in self.alert_sensors if s.scope == "zones" and s.name == zone]:
-            self.alert_sensors.discard(spec)
-            self.last_alerts.pop(spec.key, None)
+        self.alerts.forget("devices", device_id)
 
     def _on_device_event(self, msg: ReceiveMessage) -> None:
         device_id = self._device_id(msg.topic)
@@ -444,79 +423,6 @@ class NailaHub:
         self.snapshots[device_id] = snapshot
         self._ensure_camera(device_id)
         async_dispatcher_send(self.hass, self.signal(snapshot_key(device_id)), snapshot)
-
-    # ---- alerts ------------------------------------------------------------------
-
-    def _on_alert(self, msg: ReceiveMessage) -> None:
-        levels = match_filter(self.topics.alerts_wildcard, msg.topic)
-        if levels is None:
-            raise PayloadError("not an alert topic")
-        zone, alert_type = levels
-        alert = parse_alert(zone, alert_type, decode_json(msg.payload, MAX_JSON_BYTES))
-        self.alert_types_seen.add(alert_type)
-        zone_device_id = self._ensure_zone(zone)
-        source_device_id = self._ensure_source(alert.source_device)
-        now = dt_util.utcnow()
-        if self.alert_sensor_enabled(alert_type):
-            specs = [AlertSensorSpec("zones", zone, alert_type)]
-            if alert.source_device:
-                specs.append(AlertSensorSpec("devices", alert.source_device, alert_type))
-            for spec in specs:
-                self.last_alerts[spec.key] = (alert, now)
-                if spec in self.alert_sensors:
-                    async_dispatcher_send(self.hass, self.signal(spec.key), alert)
-                else:
-                    self.alert_sensors.add(spec)
-                    async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_ALERT_SENSOR), spec)
-        self.last_zone_alert[zone] = alert
-        if zone in self.zones:
-            async_dispatcher_send(self.hass, self.signal(zone_event_key(zone)), alert)
-        else:
-            self.zones.add(zone)
-            async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_ZONE), zone)
-        self.hass.bus.async_fire(
-            EVENT_ALERT,
-            {
-                **alert.as_event_data(),
-                "prefix": self.prefix,
-                "zone_device_id": zone_device_id,
-                "source_device_id": source_device_id,
-            },
-        )
-
-    def _ensure_zone(self, zone: str) -> str:
-        """Device registry id of a zone's device, created on its first alert."""
-        device = dr.async_get(self.hass).async_get_or_create(
-            config_entry_id=self.entry.entry_id,
-            identifiers={self.identifier(f"zones/{zone}")},
-            manufacturer=MANUFACTURER,
-            model="Zone",
-            name=self._title(f"NAILA zone {zone.replace('_', ' ')}"),
-            entry_type=DeviceEntryType.SERVICE,
-            suggested_area=zone.replace("_", " ").title(),
-        )
-        return device.id
-
-    def _ensure_source(self, device_id: str | None) -> str | None:
-        """Device registry id of an alert's source device; registered if it never sent status."""
-        if device_id is None:
-            return None
-        registry = dr.async_get(self.hass)
-        identifier = self.identifier(f"devices/{device_id}")
-        if device := registry.async_get_device(identifiers={identifier}):
-            return device.id
-        return registry.async_get_or_create(
-            config_entry_id=self.entry.entry_id,
-            identifiers={identifier},
-            manufacturer=MANUFACTURER,
-            model="Camera",
-            name=device_id,
-            via_device=self.identifier(GATEWAY),
-        ).id
-
-    def alert_sensor_enabled(self, alert_type: str) -> bool:
-        """True when the options let this alert type create binary_sensors."""
-        return not self.sensor_alert_types or alert_type in self.sensor_alert_types
 
     def _on_upload_reply(self, msg: ReceiveMessage) -> None:
         levels = match_filter(self.topics.upload_reply("+"), msg.topic)

@@ -143,7 +143,7 @@ async def test_options_flow(hass: HomeAssistant, entry: MockConfigEntry) -> None
     assert entry.options == {CONF_OFF_DELAY: 5, CONF_ALERT_TYPES: ["person_detected"]}
     # The entry reloaded with the new options.
     assert entry.runtime_data.hub.off_delay == 5
-    assert entry.runtime_data.hub.sensor_alert_types == {"person_detected"}
+    assert entry.runtime_data.hub.alerts.sensor_alert_types == {"person_detected"}
 
 
 async def test_discovery_flow(hass: HomeAssistant, mqtt: MqttMockHAClient) -> None:
