@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 import numpy as np
 
-from bench.anchor import AnchorConfig, AnchorPipeline, AnchorTiming
+from bench.anchor import HA_VAD_SILENCE_S, AnchorConfig, AnchorPipeline, AnchorTiming
 from bench.cli import add_run_arguments, bench_utterances, parse_bench_args
 from bench.first_audio_e2e import Results as SimResults
 from bench.first_audio_e2e import anchor_turns, med, naila_turns, pct
@@ -47,12 +48,34 @@ REPO = Path(__file__).resolve().parents[1]
 _LOGGER = logging.getLogger("bench.browser_first_audio")
 
 
+GOAL_MEDIAN, GOAL_P95 = 0.4, 0.5
+"""Browser / anchor first audio: median and p95 goals."""
+BLOCK = 4
+"""Turns per row of the per-turn-index table (turns 1-4, 5-8, ...)."""
+
+
 @dataclass(slots=True)
 class BrowserTurn:
+    number: int
     text: str
     heard_ms: float
     gateway_ms: float
     transcript: str
+    server: dict[str, float] = field(default_factory=dict)
+    """The server's END timings (stt_ms, first_audio_ms, tts_first_chunk_ms, ...)."""
+    gateway: dict[str, float] = field(default_factory=dict)
+    """The gateway's split of its first_audio_ms (end_of_speech_ms, server_ms, playout_ms)."""
+
+    def stage(self, key: str) -> float:
+        value = self.server.get(key, self.gateway.get(key))
+        return float(value) if value is not None else float("nan")
+
+    @property
+    def llm_first_sentence_ms(self) -> float:
+        """Server first audio minus STT and the first TTS chunk: LLM up to its first sentence."""
+        return (
+            self.stage("first_audio_ms") - self.stage("stt_ms") - self.stage("tts_first_chunk_ms")
+        )
 
 
 @dataclass(slots=True)
@@ -95,13 +118,21 @@ async def browser_turns(
         await page.wait("nailaPage.state === 'listening'", within=120)  # the reply finished
         if results is not None:
             results.browser.append(
-                BrowserTurn(u.text, float(turn["heard_ms"]), float(turn["first_audio_ms"] or "nan"),
-                            str(turn["transcript"]))
+                BrowserTurn(first_number + i, u.text, float(turn["heard_ms"]),
+                            float(turn["first_audio_ms"] or "nan"), str(turn["transcript"]),
+                            _numbers(turn.get("timings")), _numbers(turn.get("gateway_timings")))
             )  # fmt: skip
             print(f"  browser {first_number + i:2d} {turn['heard_ms']:6.0f} ms "
                   f"(gateway {turn['first_audio_ms'] or float('nan'):5.0f})  "
                   f"{turn['transcript']!r} -> {turn['reply'][:50]!r}", flush=True)  # fmt: skip
         await asyncio.sleep(0.5)
+
+
+def _numbers(raw: object) -> dict[str, float]:
+    """The numeric fields of a timings object from the page (anything else dropped)."""
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float)}
 
 
 async def run_bench(args: argparse.Namespace) -> Results:
@@ -112,7 +143,7 @@ async def run_bench(args: argparse.Namespace) -> Results:
         port = await stack.enter_async_context(mosquitto())
         settings = StackSettings(
             out_dir=out_dir, mqtt_host="127.0.0.1", mqtt_port=port, log_level=args.log_level.upper(),
-            server_args=["--history-turns", "0", "--no-vision"],
+            server_args=[*([] if args.keep_history else ["--history-turns", "0"]), "--no-vision"],
             # the namespace's veth addresses too (Chromium may pair on them)
             gateway_args=["--reply-timeout", "60", "--ice-addresses", "127.0.0.1,198.18.0.0/24"],
         )  # fmt: skip
@@ -140,7 +171,7 @@ async def run_bench(args: argparse.Namespace) -> Results:
             await browser_turns(page, rotated, n, results, done + 1)
             await naila_turns(device, rotated, n, out_dir, results.sim, deadline, done + 1)
             if anchor is not None:
-                await anchor_turns(anchor, rotated, min(2, n), results.sim, done + 1)
+                await anchor_turns(anchor, rotated, n, results.sim, done + 1)
             done += n
         results.anchor = results.sim.anchor
         results.failures += results.sim.failures
@@ -171,8 +202,57 @@ def report(results: Results) -> None:
     if anchor:
         print(f"ratio browser / anchor (medians):           {med(heard) / med(anchor):.2f}")
         print(f"ratio simulated device / anchor (medians):  {med(sim) / med(anchor):.2f}")
+        median_ratio = med(heard) / med(anchor)
+        p95_ratio = pct(heard, 95) / pct(anchor, 95)
+        for what, ratio, goal in (
+            ("median", median_ratio, GOAL_MEDIAN),
+            ("p95", p95_ratio, GOAL_P95),
+        ):
+            verdict = "meets" if ratio <= goal else "misses"
+            print(f"browser / anchor {what}: {ratio:.2f} (goal <= {goal}: {verdict})")
+    report_stages(results)
     for failure in results.failures:
         print(f"  failed: {failure}")
+
+
+def report_stages(results: Results) -> None:
+    """Medians of each stage of the browser turns and the anchor's; per turn index."""
+    turns = results.browser
+    if not turns:
+        return
+    stages: list[tuple[str, Callable[[BrowserTurn], float]]] = [
+        ("gateway hang-over (end_of_speech_ms)", lambda t: t.stage("end_of_speech_ms")),
+        ("  server STT (stt_ms)", lambda t: t.stage("stt_ms")),
+        ("  server LLM to first sentence", lambda t: t.llm_first_sentence_ms),
+        ("  server TTS first chunk", lambda t: t.stage("tts_first_chunk_ms")),
+        ("server first audio (first_audio_ms)", lambda t: t.stage("first_audio_ms")),
+        ("gateway: sent -> first reply frame", lambda t: t.stage("server_ms")),
+        ("gateway: first frame -> on the track", lambda t: t.stage("playout_ms")),
+        ("gateway first_audio_ms", lambda t: t.gateway_ms),
+        ("browser after the gateway (WebRTC, page)", lambda t: t.heard_ms - t.gateway_ms),
+        ("heard in the browser", lambda t: t.heard_ms),
+    ]
+    print(f"\nper stage, browser turns (ms)       {'median':>7} {'p95':>7}")
+    for name, get in stages:
+        values = [get(t) for t in turns]
+        print(f"{name:40} {med(values):7.0f} {pct(values, 95):7.0f}")
+    anchor = results.anchor
+    if anchor:
+        print(f"anchor: STT {med([a.stt_ms for a in anchor]):.0f}, LLM whole reply "
+              f"{med([a.llm_ms for a in anchor]):.0f}, server {med([a.server_ms for a in anchor]):.0f}"
+              f" + HA's {HA_VAD_SILENCE_S * 1000:.0f} ms silence")  # fmt: skip
+    print(f"\nper turn index          {'heard':>6} {'gateway':>7} {'STT':>5} {'LLM 1st':>7}")
+    for t in turns:
+        print(f"  turn {t.number:2d}              {t.heard_ms:6.0f} {t.gateway_ms:7.0f} "
+              f"{t.stage('stt_ms'):5.0f} {t.llm_first_sentence_ms:7.0f}")  # fmt: skip
+    last = max(t.number for t in turns)
+    for first in range(1, last + 1, BLOCK):
+        block = [t for t in turns if first <= t.number < first + BLOCK]
+        if block:
+            print(f"  median turns {first:2d}-{first + BLOCK - 1:2d}     "
+                  f"{med([t.heard_ms for t in block]):6.0f} {med([t.gateway_ms for t in block]):7.0f} "
+                  f"{med([t.stage('stt_ms') for t in block]):5.0f} "
+                  f"{med([t.llm_first_sentence_ms for t in block]):7.0f}")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
         parser, turns=12, turns_help="measured turns per system", warmup=1, max_seconds=900.0
     )
     run.add_argument("--no-anchor", action="store_true", help="skip the anchor (no ratio)")
+    run.add_argument(
+        "--keep-history",
+        action="store_true",
+        help="the server remembers earlier turns, as in a real conversation (default off, as "
+        "the anchor has none)",
+    )
     return parser
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import statistics
@@ -229,6 +230,9 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     print("building the bench set (Piper + espeak-ng) ...", flush=True)
     samples = build_set(limit=args.limit)
     settings = ServerSettings(wyoming_uri=None, audio_socket=AudioSocketSettings("127.0.0.1", 0))
+    if args.speculation_pause is not None:
+        speculation = dataclasses.replace(settings.speculation, pause_s=args.speculation_pause)
+        settings = dataclasses.replace(settings, speculation=speculation)
     server = NailaServer(settings)
     await server.start()
     try:
@@ -251,6 +255,8 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         dump = [
             {
                 "name": rec.sample.name,
+                "speech_end": rec.sample.speech_end,
+                "paused": rec.sample.paused,
                 "speech": rec.speech,
                 "verdicts": [{"at_ms": at, **json.loads(v.to_json())} for at, v in rec.verdicts],
             }
@@ -270,6 +276,11 @@ def main() -> None:
     parser.add_argument("--max-silence", type=float, default=EndOfTurnSettings().max_silence_s)
     parser.add_argument("--wait", type=float, default=EndOfTurnSettings().verdict_wait_s)
     parser.add_argument("--json", help="write results and the recorded timelines here")
+    parser.add_argument(
+        "--speculation-pause",
+        type=float,
+        help="the server's SPECULATION_PAUSE for the live pass (default: the server's)",
+    )
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level)

@@ -129,15 +129,31 @@ async def full_path(items: list[SpokenText], args: argparse.Namespace) -> list[s
             async with SimDevice(demo.device_config(f"bench-wer-{number}")) as device:
                 await device.wait_connected(30.0)
                 await device.say(item.stream48[: item.lead_frames * 960])
+                events_before = len(device.events)
                 try:
                     result = await run_turn(
                         device, item.stream48[item.lead_frames * 960 :], number, out, within_s=90
                     )
                     transcripts.append(result.transcript)
                 except (TurnError, TimeoutError) as err:
-                    print(f"  full path failed for {item.text!r}: {err!r}", flush=True)
+                    seen = [e.get("event") for e in device.events[events_before:]]
+                    print(
+                        f"  full path failed for {item.text!r}: {err!r}; events {seen}", flush=True
+                    )
                     transcripts.append("")
+        print(log_findings(out / "logs" / "gateway.log"), flush=True)
     return transcripts
+
+
+def log_findings(gateway_log: Path) -> str:
+    """What the gateway's log says about lost audio: Opus decode failures, barge-ins, drops."""
+    text = gateway_log.read_text(errors="replace") if gateway_log.exists() else ""
+    counts = {
+        "Opus decode failures": text.count("failed to decode opus frame"),
+        "barge-ins": text.count("barge_in: output cleared"),
+        "utterances sent": text.count(" sent ("),
+    }
+    return "gateway log: " + ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
 def report(items: list[SpokenText], results: dict[str, list[str]]) -> None:

@@ -174,7 +174,8 @@ function onEvent(event) {
     }
     case "reply": {
       const record = { request_id: event.request_id, transcript: event.transcript, reply: event.reply,
-        first_audio_ms: event.first_audio_ms, heard_ms: null };
+        first_audio_ms: event.first_audio_ms, heard_ms: null,
+        timings: event.timings || {}, gateway_timings: event.gateway_timings || {} };
       page.turns.push(record);
       const gatewayText = event.first_audio_ms != null
         ? `first audio ${Math.round(event.first_audio_ms)} ms (gateway)` : "";
