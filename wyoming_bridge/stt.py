@@ -93,9 +93,17 @@ class SttEngine:
         )
 
     def warm_up(self) -> None:
-        """Run one transcription so the first real request is not slower."""
-        rng = np.random.default_rng(0)
-        self._run(rng.normal(0, 0.05, STT_RATE).astype(np.float32), self.settings.language)
+        """Run one transcription so the first real request is not slower.
+
+        One second of noise through the short window requests take (its token budget keeps
+        it short; the 30 s window on noise decodes a long hallucination: seconds).
+        """
+        noise = np.random.default_rng(0).normal(0, 0.05, STT_RATE).astype(np.float32)
+        language = self.settings.language
+        if self.settings.short_window and (language or not self._model.model.is_multilingual):
+            self._run_short(noise, language)
+        else:
+            self._run(noise, language)
 
     def transcribe(self, samples: np.ndarray, language: str | None = None) -> str:
         """Text of 16 kHz mono float audio; '' for silence or noise."""
