@@ -1,10 +1,12 @@
-"""Test helpers shared by the suites and the benches: waits on conditions, a frame sink."""
+"""Test helpers shared by the suites and the benches: waits, a frame sink, wire snapshots."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from naila_protocol.framing import Frame, encode_frame
@@ -14,12 +16,12 @@ if TYPE_CHECKING:  # the server-side suites import this module without the gatew
     from naila_gateway.peer import PeerSession
 
 
-async def wait_until(predicate: Callable[[], object], limit: float = 10.0) -> None:
-    """Return once `predicate()` (state another task updates) is true; fail after `limit` s."""
-    deadline = asyncio.get_running_loop().time() + limit
+async def wait_until(predicate: Callable[[], object], within: float = 10.0) -> None:
+    """Return once `predicate()` (state another task updates) is true; fail after `within` s."""
+    deadline = asyncio.get_running_loop().time() + within
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {limit} s")
+            raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(0.01)
 
 
@@ -49,3 +51,18 @@ class StreamFrameSink:
             self._writer.write(encode_frame(frame))
             await self._writer.drain()
         return True
+
+
+UPDATE_SNAPSHOTS = "NAILA_UPDATE_SNAPSHOTS"
+"""Set to 1 to (re)write the snapshot files instead of comparing (then review the git diff)."""
+
+
+def assert_snapshot(path: Path, data: bytes) -> None:
+    """`data` equals the committed file `path` byte for byte (wire snapshots)."""
+    if os.environ.get(UPDATE_SNAPSHOTS) == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return
+    assert path.exists(), f"no snapshot {path}: run with {UPDATE_SNAPSHOTS}=1 and commit it"
+    expected = path.read_bytes()
+    assert data == expected, f"{path.name} changed on the wire:\n{expected!r}\n!=\n{data!r}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -79,10 +78,3 @@ async def make_device(mqtt_broker: Broker) -> AsyncIterator[DeviceFactory]:
     yield make
     for device in devices:
         await device.stop()
-
-
-async def until(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    """Poll a condition owned by code that has no event for it (state of another component)."""
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)

@@ -10,8 +10,7 @@ import numpy as np
 import psutil
 
 from naila_gateway.pcm import FRAME_SAMPLES, WEBRTC_RATE, Resampler
-from tests.gateway.conftest import until
-from tests.helpers import wait_for_session
+from tests.helpers import wait_for_session, wait_until
 
 CYCLES = 100
 
@@ -35,7 +34,9 @@ async def cycle(gateway, device) -> None:
     await device.wait_event(
         "session_closed", session_id=session.session_id, since=len(device.events) - 50
     )
-    await until(lambda: device.config.device_id not in gateway.sessions and device.pc is None, 5)
+    await wait_until(
+        lambda: device.config.device_id not in gateway.sessions and device.pc is None, 5
+    )
 
 
 async def test_hundred_cycles_leak_nothing(make_gateway, make_device, reply_server) -> None:

@@ -14,8 +14,7 @@ from naila_protocol.framing import FrameKind
 from naila_protocol.payloads import DeviceSettings
 from naila_protocol.vocab import DeviceCommand, ListeningMode, Sound
 from naila_sim import tone
-from tests.gateway.conftest import until
-from tests.helpers import wait_for_session
+from tests.helpers import wait_for_session, wait_until
 
 
 def states(device) -> list[str]:
@@ -50,7 +49,7 @@ async def test_announced_only_after_it_finished_playing(
     assert heard >= 1.35, f"announced after {heard:.2f} s of a 1.5 s announcement"
     assert announced_at - device.recorder.time_of(first) >= 1.0  # a loaded machine bunches frames
     assert "responding" in states(device)
-    await until(lambda: states(device)[-1] == "idle")
+    await wait_until(lambda: states(device)[-1] == "idle")
 
 
 async def test_chime_plays_before_the_message_and_timer_sound_alone(
@@ -100,7 +99,7 @@ async def test_states_of_a_turn_in_always_mode(make_gateway, make_device, reply_
 
     turn = await device.turn(tone(0.8))
     assert turn.event is not None
-    await until(lambda: states(device)[-1] == "idle")
+    await wait_until(lambda: states(device)[-1] == "idle")
     seen = states(device)
     assert is_subsequence(["idle", "listening", "processing", "responding", "idle"], seen), seen
     assert all(a != b for a, b in itertools.pairwise(seen)), "only changes are published"
@@ -134,7 +133,7 @@ async def test_push_to_talk(make_gateway, make_device, reply_server) -> None:
     assert not reply_server.received
 
     await command(device, DeviceCommand.TALK_START)
-    await until(lambda: "listening" in states(device))
+    await wait_until(lambda: "listening" in states(device))
     await device.say(tone(0.8))
     await command(device, DeviceCommand.TALK_END)
     utterance = await device.wait_event("utterance")
@@ -174,7 +173,7 @@ async def test_settings_and_commands_switch_the_mode(
 
     settings = DeviceSettings("bedroom", listening_mode=ListeningMode.WAKE_WORD)
     await device.publish_raw("settings", settings.to_json())
-    await until(lambda: session.voice.listener.mode is ListeningMode.WAKE_WORD)
+    await wait_until(lambda: session.voice.listener.mode is ListeningMode.WAKE_WORD)
     await device.say(tone(0.8))
     await asyncio.sleep(0.6)
     assert not reply_server.received
@@ -185,7 +184,7 @@ async def test_settings_and_commands_switch_the_mode(
     assert session.voice.listener.mode is ListeningMode.WAKE_WORD
 
     await command(device, DeviceCommand.SET_LISTENING, listening_mode=ListeningMode.ALWAYS)
-    await until(lambda: session.voice.listener.mode is ListeningMode.ALWAYS)
+    await wait_until(lambda: session.voice.listener.mode is ListeningMode.ALWAYS)
     turn = await device.turn(tone(0.6))
     assert turn.event is not None and gateway.sessions["bedroom"] is session
 
@@ -209,7 +208,7 @@ async def test_start_conversation_listens_for_the_answer_without_a_trigger(
     assert is_subsequence(["responding", "listening", "processing", "responding"], states(device))
 
     await device.recorder.wait_quiet(turn.first_audio_index or 0)
-    await until(lambda: states(device)[-1] == "idle", within=3)  # the follow-up window closed
+    await wait_until(lambda: states(device)[-1] == "idle", within=3)  # the follow-up window closed
     since = len(device.events)
     await device.say(tone(0.8))
     await asyncio.sleep(0.6)

@@ -10,9 +10,8 @@ import aiomqtt
 from naila_protocol.framing import FrameKind
 from naila_protocol.topics import Topics
 from naila_sim import tone
-from tests.gateway.conftest import until
 from tests.gateway.reply_server import ReplyServer
-from tests.helpers import wait_for_session
+from tests.helpers import wait_for_session, wait_until
 
 
 async def test_ai_server_killed_and_restarted(make_gateway, make_device, reply_server) -> None:
@@ -55,7 +54,7 @@ async def test_broker_restart_keeps_sessions(
     await asyncio.to_thread(mqtt_broker.stop)
     await asyncio.sleep(0.5)
     await asyncio.to_thread(mqtt_broker.start)
-    await until(lambda: gateway.mqtt.connections >= 2 and gateway.mqtt.connected.is_set(), 15)
+    await wait_until(lambda: gateway.mqtt.connections >= 2 and gateway.mqtt.connected.is_set(), 15)
 
     async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as observer:
         await observer.subscribe(Topics().gateway_status, qos=1)
@@ -177,7 +176,7 @@ async def test_session_ending_mid_request_tells_the_device(
     await device.pc.close()  # media gone without any MQTT message
     event = await device.wait_event("interrupted", request_id=request_id, within=40)
     assert event["reason"] == "session_closed"
-    await until(lambda: request_id in reply_server.cancelled)
+    await wait_until(lambda: request_id in reply_server.cancelled)
 
 
 async def test_session_ending_mid_utterance_tells_the_device(

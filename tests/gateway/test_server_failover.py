@@ -8,9 +8,8 @@ import time
 from naila_gateway.server_client import Retry, ServerClient
 from naila_sim import tone
 from tests.conftest import free_port
-from tests.gateway.conftest import until
 from tests.gateway.reply_server import ReplyServer
-from tests.helpers import wait_for_session
+from tests.helpers import wait_for_session, wait_until
 
 OUTAGE_S = 4.0
 """Long enough that doubling retries (0.25, 0.5, 1, 2 s, ...) would be >3 s late."""
@@ -74,7 +73,7 @@ async def test_standby_serves_while_the_first_server_is_down(make_gateway, make_
         await first.start()
         try:
             await standby.stop()  # the standby dies: the list is tried from the top again
-            await until(
+            await wait_until(
                 lambda: (
                     gateway.server.connected and gateway.server.address == ("127.0.0.1", first_port)
                 ),

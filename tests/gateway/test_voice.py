@@ -6,8 +6,7 @@ import asyncio
 
 from naila_protocol.framing import FrameKind
 from naila_sim import speak_text, tone
-from tests.gateway.conftest import until
-from tests.helpers import wait_for_session
+from tests.helpers import wait_for_session, wait_until
 
 
 async def test_utterance_in_reply_heard(make_gateway, make_device, reply_server) -> None:
@@ -101,7 +100,7 @@ async def test_noise_blip_does_not_cancel_an_awaited_reply(
     assert session.voice.metrics.barge_ins == 0
 
     # a real follow-up before the next reply is heard still replaces the awaited one
-    await until(lambda: not session.voice.reply_active())  # the first reply played out
+    await wait_until(lambda: not session.voice.reply_active())  # the first reply played out
     events_before = len(device.events)
     await device.say(tone(0.8))
     first = await device.wait_event("utterance", since=events_before)
