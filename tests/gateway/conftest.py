@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
+import aiomqtt
 import pytest
 
 from naila_gateway import Gateway, GatewayConfig
 from naila_protocol.mqtt import MqttSettings
+from naila_protocol.topics import Topics
 from naila_sim import SimDevice, SimDeviceConfig, loopback_host_addresses
 from tests.conftest import Broker
 from tests.gateway.reply_server import ReplyServer
+from tests.helpers import wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +82,23 @@ async def make_device(mqtt_broker: Broker) -> AsyncIterator[DeviceFactory]:
     yield make
     for device in devices:
         await device.stop()
+
+
+async def handled_before_marker(
+    gateway: Gateway, client: aiomqtt.Client, devices: Iterable[str], marker: str = "marker"
+) -> None:
+    """Wait until `gateway` has handled everything `client` published so far to `devices`.
+
+    Publishes a status for a new device `marker` after them (one connection: the broker keeps
+    the order), waits for its session, then takes each device's turn, so that every message of
+    those devices that came before the marker has run to its end. What the test asserts did
+    not happen then had every chance to.
+    """
+    status = {"device_id": marker, "online": True, "capabilities": ["audio"]}
+    await client.publish(
+        Topics(gateway.config.mqtt.prefix).device_status(marker), json.dumps(status), qos=1
+    )
+    await wait_until(lambda: marker in gateway.sessions)
+    for device_id in devices:
+        async with gateway.device_turn(device_id):
+            pass

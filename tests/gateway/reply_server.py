@@ -52,6 +52,8 @@ class ReplyServer:
     cancelled: list[str] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)
     connections: int = 0
+    refused: list[bytes] = field(default_factory=list)
+    """AUTH tokens (or first frames' bodies) answered with ERROR unauthorized."""
     _subscribed: dict[str, list[int]] = field(default_factory=dict)
     """request_id -> [audio ms so far, quiet ms at its end, verdict sent for this pause]."""
     _server: asyncio.Server | None = None
@@ -86,6 +88,7 @@ class ReplyServer:
                     or first.kind is not FrameKind.AUTH
                     or first.payload != self.token.encode()
                 ):
+                    self.refused.append(b"" if first is None else first.payload)
                     writer.write(encode_frame(error_frame(ErrorCode.UNAUTHORIZED, "bad token")))
                     return
                 writer.write(encode_frame(Frame(NO_REQUEST, 0, NO_REQUEST, FrameKind.AUTH_OK)))

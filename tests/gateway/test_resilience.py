@@ -130,7 +130,7 @@ async def test_auth_token(make_gateway, make_device) -> None:
             ai_server_port=server.port, ai_server_token="s3cret", gateway_id="right"
         )
         await asyncio.wait_for(right.server.wait_connected(), 5)
-        await asyncio.sleep(0.5)
+        await wait_until(lambda: b"guess" in server.refused, 5)
         assert not wrong.server.connected and server.connections >= 2
     finally:
         await server.stop()

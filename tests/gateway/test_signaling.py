@@ -9,7 +9,8 @@ import aiomqtt
 
 from naila_protocol.topics import Topics
 from naila_sim import tone
-from tests.helpers import wait_for_session
+from tests.gateway.conftest import handled_before_marker
+from tests.helpers import wait_for_session, wait_until
 
 TOPICS = Topics()
 
@@ -33,7 +34,7 @@ async def test_no_session_without_audio_or_camera(make_gateway, mqtt_broker) -> 
     async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as client:
         status = {"device_id": "screen", "online": True, "capabilities": ["display"]}
         await client.publish(TOPICS.device_status("screen"), json.dumps(status), qos=1)
-        await asyncio.sleep(0.5)
+        await handled_before_marker(gateway, client, ["screen"])
     assert "screen" not in gateway.sessions
 
 
@@ -104,11 +105,15 @@ async def test_bad_messages_leave_other_sessions_alone(
         ]
         for topic, payload in bad:
             await ghost.publish(topic, payload, qos=1)
-        await asyncio.sleep(1.0)
+        touched = {gateway.topics.parse_device_topic(topic) for topic, _payload in bad}
+        await handled_before_marker(
+            gateway, ghost, sorted({d for d, _leaf in filter(None, touched)})
+        )
+    await wait_until(lambda: len([e for e in device.events if e["event"] == "error"]) >= 2)
 
     assert gateway.sessions["living_room"] is good and good.state == "connected"
     assert gateway.sessions["ghost"].session_id == sid and not gateway.sessions["ghost"].answered
-    assert set(gateway.sessions) == {"living_room", "ghost"}
+    assert set(gateway.sessions) == {"living_room", "ghost", "marker"}
     errors = [e for e in device.events if e["event"] == "error"]
     assert [e["code"] for e in errors] == ["bad_command", "bad_command"]
     turn = await device.turn(tone(0.6))

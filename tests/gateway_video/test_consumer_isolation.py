@@ -19,7 +19,7 @@ from naila_gateway.video import (
 )
 from naila_protocol.framing import FrameKind
 from naila_sim.synthetic import MOVING, SyntheticCameraTrack, SyntheticScene
-from tests.helpers import StreamFrameSink
+from tests.helpers import StreamFrameSink, wait_until
 
 from .conftest import VideoReceiver
 
@@ -36,7 +36,7 @@ class ListTrack(MediaStreamTrack):
         self._frames = list(frames)
 
     async def recv(self) -> av.VideoFrame | av.AudioFrame:
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # pacing: a camera's frame interval
         if not self._frames:
             self.stop()
             raise MediaStreamError
@@ -68,7 +68,7 @@ async def test_broken_server_connection_of_one_camera_spares_the_other(
     healthy = CameraVideoConsumer(moving_track(), "porch", tcp_sink, EVERY_MOVING_FRAME)
     broken.start(), healthy.start()
     await asyncio.wait_for(asyncio.gather(broken.wait_closed(), healthy.wait_closed()), 30)
-    await asyncio.sleep(0.2)
+    await wait_until(lambda: len(receiver.frames) >= healthy.stats.frames_sent, 5)
 
     assert broken.stats.frames_seen == 30
     assert broken.stats.send_errors >= 1
@@ -95,7 +95,7 @@ async def test_odd_frames_are_counted_and_the_stream_goes_on(
     frames += [rgb(320, 240, 220)]  # lights on: the whole picture changes
     odd = CameraVideoConsumer(ListTrack(frames), "attic", tcp_sink, EVERY_MOVING_FRAME).start()
     await asyncio.wait_for(odd.wait_closed(), 10)
-    await asyncio.sleep(0.2)
+    await wait_until(lambda: len(receiver.frames) >= odd.stats.frames_sent, 5)
 
     assert odd.stats.frames_seen == 6
     assert odd.stats.frame_errors == 1  # the audio frame
@@ -122,7 +122,7 @@ async def test_the_gateways_server_client_carries_video_frames(receiver: VideoRe
         await asyncio.wait_for(client.wait_connected(), 10)
         consumer = CameraVideoConsumer(moving_track(20), "porch", client, EVERY_MOVING_FRAME)
         await asyncio.wait_for(consumer.start().wait_closed(), 10)
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: len(receiver.frames) >= consumer.stats.frames_sent, 5)
     finally:
         await client.stop()
 

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from naila_gateway.video import VideoConfig
 from naila_protocol.framing import FrameKind
 from naila_sim.synthetic import MOVING, STATIC, SyntheticCameraTrack, SyntheticScene
-from tests.helpers import StreamFrameSink
+from tests.helpers import StreamFrameSink, wait_until
 
 from .conftest import VideoReceiver, decode_jpeg, play_over_webrtc
 
 FPS = 10
-
-
-async def settle(receiver: VideoReceiver, count: int) -> None:
-    for _ in range(50):
-        if len(receiver.frames) >= count:
-            return
-        await asyncio.sleep(0.02)
 
 
 async def test_static_noisy_scene_sends_nothing(
@@ -40,7 +31,7 @@ async def test_moving_square_sends_decodable_jpeg_video_frames(
     scene = SyntheticScene(320, 240, noise_sigma=10)
     track = SyntheticCameraTrack(scene, [(STATIC, 20), (MOVING, 20)], fps=FPS)
     consumer = await play_over_webrtc(track, tcp_sink, VideoConfig(frame_skip=1, max_fps=0))
-    await settle(receiver, consumer.stats.frames_sent)
+    await wait_until(lambda: len(receiver.frames) >= consumer.stats.frames_sent, 1.0)
 
     assert consumer.stats.frames_sent >= 5
     assert len(receiver.frames) == consumer.stats.frames_sent
@@ -63,7 +54,7 @@ async def test_rate_limit_holds_per_camera(
     max_fps = 2.0
     track = SyntheticCameraTrack(SyntheticScene(noise_sigma=6), [(MOVING, 30)], fps=FPS)
     consumer = await play_over_webrtc(track, tcp_sink, VideoConfig(frame_skip=0, max_fps=max_fps))
-    await settle(receiver, consumer.stats.frames_sent)
+    await wait_until(lambda: len(receiver.frames) >= consumer.stats.frames_sent, 1.0)
     stats = consumer.stats
 
     duration = len(receiver.frames) and receiver.frames[-1][0] - receiver.frames[0][0]
