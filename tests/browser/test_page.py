@@ -30,7 +30,11 @@ async def test_a_spoken_turn_is_transcribed_answered_and_heard(open_page) -> Non
     await speaking
     await page.wait("nailaPage.state === 'speaking'", within=90)
     await page.screenshot("speaking")
-    turn = await page.wait("nailaPage.turns.length >= 1 && nailaPage.turns[0]", within=90)
+    # the reply event may come before the first reply sample is heard: wait for both
+    turn = await page.wait(
+        "nailaPage.turns.length >= 1 && nailaPage.turns[0].heard_ms !== null && nailaPage.turns[0]",
+        within=90,
+    )
     assert "capital" in turn["transcript"].lower()  # espeak-ng + whisper tiny: "France" varies
     assert turn["reply"].strip()
     assert turn["heard_ms"] is not None and 0 < turn["heard_ms"] < 60000
