@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from naila_gateway import __version__
-
-
-def utc_now() -> str:
-    """ISO 8601 UTC timestamp, second precision, 'Z' suffix."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from naila_protocol.payloads import utc_timestamp
 
 
 def device_event(event: str, device_id: str, **fields: Any) -> bytes:
     """`devices/{id}/events` payload."""
     return json.dumps(
-        {"event": event, "device_id": device_id, "timestamp": utc_now(), **fields}
+        {"event": event, "device_id": device_id, "timestamp": utc_timestamp(), **fields}
     ).encode()
 
 
@@ -28,6 +23,6 @@ def gateway_status(gateway_id: str, *, online: bool) -> bytes:
             "online": online,
             "gateway_id": gateway_id,
             "version": __version__,
-            "timestamp": utc_now() if online else None,
+            "timestamp": utc_timestamp() if online else None,
         }
     ).encode()

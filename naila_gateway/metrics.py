@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import psutil
 
-from naila_gateway.events import utc_now
+from naila_protocol.metrics import GatewayMetric
+from naila_protocol.payloads import utc_timestamp
 
 
 @dataclass(slots=True)
@@ -36,16 +37,16 @@ class MetricsReporter:
         m = self.metrics
         return {
             "gateway_id": self.gateway_id,
-            "timestamp": utc_now(),
-            "sessions": sessions,
-            "cpu_percent": self._process.cpu_percent(None),
-            "frames_in": m.frames_in,
-            "frames_out": m.frames_out,
-            "frames_dropped": m.frames_dropped,
-            "utterances": m.utterances,
-            "replies": m.replies,
-            "barge_ins": m.barge_ins,
-            "last_first_audio_ms": m.last_first_audio_ms,
-            "server_connected": server_connected,
-            "tasks": len(asyncio.all_tasks()),
+            "timestamp": utc_timestamp(),
+            GatewayMetric.SESSIONS: sessions,
+            GatewayMetric.CPU_PERCENT: self._process.cpu_percent(None),
+            GatewayMetric.FRAMES_IN: m.frames_in,
+            GatewayMetric.FRAMES_OUT: m.frames_out,
+            GatewayMetric.FRAMES_DROPPED: m.frames_dropped,
+            GatewayMetric.UTTERANCES: m.utterances,
+            GatewayMetric.REPLIES: m.replies,
+            GatewayMetric.BARGE_INS: m.barge_ins,
+            GatewayMetric.LAST_FIRST_AUDIO_MS: m.last_first_audio_ms,
+            GatewayMetric.SERVER_CONNECTED: server_connected,
+            GatewayMetric.TASKS: len(asyncio.all_tasks()),
         }

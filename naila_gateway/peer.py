@@ -22,14 +22,10 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from naila_gateway.pcm import to_mono
-from naila_gateway.video import (
-    CAMERA_CAPABILITY,
-    CameraVideoConsumer,
-    VideoConfig,
-    attach_video_track,
-)
+from naila_gateway.video import CameraVideoConsumer, VideoConfig, attach_video_track
 from naila_gateway.video.sender import FrameSink
 from naila_gateway.voice import VoiceSession
+from naila_protocol.payloads import Capability
 from naila_protocol.tasks import TaskSet
 
 _LOGGER = logging.getLogger(__name__)
@@ -220,7 +216,7 @@ class PeerSession:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "video" and self._video_sink is not None and self.video_consumer is None:
-            capabilities = [CAMERA_CAPABILITY] if self.camera else []
+            capabilities = [Capability.CAMERA] if self.camera else []
             self.video_consumer = attach_video_track(
                 track, self.device_id, capabilities, self._video_sink, self._video_config
             )

@@ -6,12 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from naila_gateway.video.consumer import CAMERA_CAPABILITY
 from naila_protocol.commands import CommandMessage
-from naila_protocol.payloads import Capability, PayloadError, opt_enum
+from naila_protocol.payloads import DeviceStatus, PayloadError, opt_enum
 from naila_protocol.vocab import ListeningMode, WakeWord
 
-AUDIO_CAPABILITIES = frozenset({"audio", "microphone", "mic"})
 MAX_SDP_CHARS = 64 * 1024
 
 
@@ -29,33 +27,15 @@ def parse_json_object(payload: bytes) -> dict[str, Any]:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceStatus:
-    online: bool
-    has_audio: bool
-    has_camera: bool = False
-    has_speaker: bool = False
-    is_last_will: bool = False
-    """Offline without a timestamp: the broker published the device's last will (MQTT lost)."""
-
-
 def parse_status(device_id: str, payload: bytes) -> DeviceStatus:
-    """Empty payload (device removed) counts as offline."""
-    if not payload:
-        return DeviceStatus(online=False, has_audio=False)
-    data = parse_json_object(payload)
-    check_device_id(data, device_id)
-    online = data.get("online")
-    if not isinstance(online, bool):
-        raise BadMessage("'online' must be true or false")
-    capabilities = data.get("capabilities", [])
-    if not isinstance(capabilities, list):
-        raise BadMessage("'capabilities' must be a list")
-    has_audio = any(isinstance(c, str) and c.lower() in AUDIO_CAPABILITIES for c in capabilities)
-    last_will = not online and data.get("timestamp") is None
-    has_camera = CAMERA_CAPABILITY in capabilities
-    has_speaker = Capability.SPEAKER in capabilities
-    return DeviceStatus(online, has_audio, has_camera, has_speaker, is_last_will=last_will)
+    """The status proper (naila_protocol/payloads.py); an empty payload (removed) is offline.
+
+    The listening fields are read apart (`parse_listening`): a bad one is reported without
+    hiding the device."""
+    try:
+        return DeviceStatus.from_json(payload, device_id, listening=False)
+    except PayloadError as err:
+        raise BadMessage(str(err)) from None
 
 
 def parse_listening(payload: bytes) -> tuple[ListeningMode | None, WakeWord | None]:

@@ -46,9 +46,19 @@ class PayloadError(ValueError):
     """A payload that does not follow the contract; the message says why."""
 
 
-def utc_timestamp(moment: datetime | None = None) -> str:
-    """The one timestamp format on the wire: ISO 8601 UTC with a `Z`, whole seconds."""
-    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def utc_timestamp(moment: datetime | float | None = None, *, milliseconds: bool = False) -> str:
+    """The one timestamp format on the wire: ISO 8601 UTC with a `Z`, whole seconds (or
+    milliseconds: a device status, which must change when re-sent within a second).
+
+    `moment` is a datetime, a `time.time()` value, or None for now."""
+    if moment is None:
+        moment = datetime.now(UTC)
+    elif not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, UTC)
+    moment = moment.astimezone(UTC)
+    if milliseconds:
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def decode_object(
@@ -113,6 +123,20 @@ def opt_number(data: dict[str, Any], key: str) -> float | None:
     return float(value)
 
 
+def opt_timestamp(data: dict[str, Any], key: str = "timestamp") -> str | None:
+    """A timestamp as sent (ISO 8601 text), or epoch seconds (firmware without a calendar)
+    written in the one format."""
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return opt_str(data, key, 64)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PayloadError(f"'{key}' must be an ISO 8601 string or epoch seconds")
+    try:
+        return utc_timestamp(float(value))
+    except (OverflowError, OSError, ValueError):
+        raise PayloadError(f"'{key}' is not a time: {value!r}") from None
+
+
 def str_list(data: dict[str, Any], key: str, max_items: int = 64) -> tuple[str, ...]:
     value = data.get(key)
     if value is None:
@@ -156,11 +180,15 @@ class DeviceStatus:
     device_id: str
     online: bool
     capabilities: frozenset[str] = frozenset()
+    """Lower case, as listed; test them with the has_* properties (they know the aliases)."""
     name: str | None = None
     zone: str | None = None
     listening_mode: ListeningMode | None = None
     wake_word: WakeWord | None = None
     timestamp: str | None = None
+    firmware_version: str | None = None
+    removed: bool = False
+    """The retained status was cleared (empty payload): the device was removed."""
 
     @property
     def has_audio(self) -> bool:
@@ -177,14 +205,18 @@ class DeviceStatus:
     @property
     def is_last_will(self) -> bool:
         """Offline without a timestamp: the broker published the device's last will."""
-        return not self.online and self.timestamp is None
+        return not self.online and not self.removed and self.timestamp is None
 
     @classmethod
-    def from_json(cls, raw: bytes | str, topic_device_id: str | None = None) -> Self:
+    def from_json(
+        cls, raw: bytes | str, topic_device_id: str | None = None, *, listening: bool = True
+    ) -> Self:
+        """`listening=False` leaves the listening fields unread (None), for readers that do not
+        act on them or check them apart, so that a bad one does not hide the device."""
         if not raw:
             if topic_device_id is None:
                 raise PayloadError("empty status without a device id")
-            return cls(device_id=topic_device_id, online=False)
+            return cls(device_id=topic_device_id, online=False, removed=True)
         data = decode_object(raw)
         return cls(
             device_id=device_id_of(data, topic_device_id),
@@ -192,12 +224,15 @@ class DeviceStatus:
             capabilities=frozenset(c.lower() for c in str_list(data, "capabilities")),
             name=opt_str(data, "name"),
             zone=opt_str(data, "zone"),
-            listening_mode=opt_enum(data, "listening_mode", ListeningMode),
-            wake_word=opt_enum(data, "wake_word", WakeWord),
-            timestamp=opt_str(data, "timestamp", 64),
+            listening_mode=opt_enum(data, "listening_mode", ListeningMode) if listening else None,
+            wake_word=opt_enum(data, "wake_word", WakeWord) if listening else None,
+            timestamp=opt_timestamp(data),
+            firmware_version=opt_str(data, "firmware_version", 64),
         )
 
     def to_json(self) -> bytes:
+        if self.removed:
+            return b""
         return encode_object(
             {
                 "device_id": self.device_id,
@@ -208,6 +243,7 @@ class DeviceStatus:
                 "listening_mode": self.listening_mode,
                 "wake_word": self.wake_word,
                 "timestamp": self.timestamp,
+                "firmware_version": self.firmware_version,
             }
         )
 

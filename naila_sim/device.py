@@ -15,7 +15,6 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import aiomqtt
@@ -23,6 +22,7 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from naila_protocol.mqtt import MqttSettings
+from naila_protocol.payloads import utc_timestamp
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
 from naila_protocol.vocab import ListeningMode, WakeWord
 from naila_sim.echo import EchoPath, RoomEcho
@@ -153,9 +153,7 @@ class SimDevice:
                 **({"wake_word": self.config.wake_word} if self.config.wake_word else {}),
                 **({"name": self.config.name} if self.config.name else {}),
                 **({"zone": self.config.zone} if self.config.zone else {}),
-                "timestamp": datetime.now(UTC)
-                .isoformat(timespec="milliseconds")
-                .replace("+00:00", "Z"),
+                "timestamp": utc_timestamp(milliseconds=True),
             }
         ).encode()
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from naila_protocol.framing import ReplySummary
+from naila_protocol.metrics import SERVER_STAGE_TIMINGS, ServerMetric
 from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, MqttSettings, unique_client_id
 from naila_protocol.payloads import utc_timestamp
 from naila_protocol.topics import QOS_RELIABLE, QOS_TELEMETRY, Topics
@@ -17,14 +18,6 @@ from . import __version__
 from .pipeline import RequestInfo
 
 _LOGGER = logging.getLogger(__name__)
-METRIC_KEYS = (
-    "stt_ms",
-    "llm_first_token_ms",
-    "tts_first_chunk_ms",
-    "first_audio_ms",
-    "total_ms",
-    "ha_ms",
-)
 
 
 class MqttStatus:
@@ -94,12 +87,12 @@ class MqttStatus:
             "timestamp": utc_timestamp(),
             "device_id": info.device_id,
             "request_id": info.request_id,
-            **{key: summary.timings.get(key) for key in METRIC_KEYS},
+            **{key: summary.timings.get(key) for key in SERVER_STAGE_TIMINGS},
             "route": summary.route,
             "route_reason": summary.route_reason,
-            "requests_total": self._requests_total,
-            "active_requests": self._active_requests(),
-            "tasks": len(asyncio.all_tasks()),
+            ServerMetric.REQUESTS_TOTAL: self._requests_total,
+            ServerMetric.ACTIVE_REQUESTS: self._active_requests(),
+            ServerMetric.TASKS: len(asyncio.all_tasks()),
         }
         self.link.publish(
             self.topics.server_metrics, json.dumps(payload).encode(), qos=QOS_TELEMETRY

@@ -30,7 +30,8 @@ from .models import (
     AlertSensorSpec,
     zone_event_key,
 )
-from .payloads import Alert, PayloadError, decode_json, match_filter, parse_alert
+from .payloads import Alert, decode_json, match_filter, parse_alert
+from .wire import PayloadError
 
 if TYPE_CHECKING:
     from .hub import NailaHub

@@ -8,7 +8,6 @@ from homeassistant.exceptions import ServiceValidationError
 
 from .const import DOMAIN
 from .models import GATEWAY
-from .wire import Capability
 
 if TYPE_CHECKING:
     from .hub import NailaHub
@@ -18,7 +17,7 @@ def check_can_speak(hub: NailaHub, device_id: str) -> None:
     """Raise unless the device has a speaker, is online and its gateway is online."""
     status = hub.devices.get(device_id)
     has_speaker = (
-        Capability.SPEAKER in status.capabilities
+        status.has_speaker
         if status is not None
         else device_id in hub.satellites  # known from before a restart, status not back yet
     )

@@ -50,7 +50,6 @@ from .models import (
 )
 from .payloads import (
     DeviceStatus,
-    PayloadError,
     ServiceStatus,
     Snapshot,
     check_device_id,
@@ -62,12 +61,12 @@ from .payloads import (
     parse_service_status,
     parse_snapshot,
     parse_upload_reply,
+    raw_payload,
 )
 from .relay import ConversationRelay
 from .requests import NailaRequests
 from .settings import DeviceSettingsStore
-from .wire import AUDIO_CAPABILITY_ALIASES
-from .wire import PayloadError as WirePayloadError
+from .wire import PayloadError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -250,7 +249,7 @@ class NailaHub:
                         f"payload of {len(msg.payload)} bytes exceeds the limit of {max_bytes}"
                     )
                 handler(msg)
-            except (PayloadError, WirePayloadError) as err:
+            except PayloadError as err:
                 self.rejected[handler.__name__.removeprefix("_on_")] += 1
                 _LOGGER.warning("Ignored message on %s: %s", topic, err)
             except Exception:
@@ -313,7 +312,7 @@ class NailaHub:
         if not msg.payload:
             self._remove_device(device_id)
             return
-        status = parse_device_status(device_id, decode_json(msg.payload, MAX_JSON_BYTES))
+        status = parse_device_status(device_id, raw_payload(msg))
         previous = self.devices.get(device_id)
         _log_transition(
             f"NAILA device {device_id}",
@@ -347,21 +346,18 @@ class NailaHub:
         if status.has_camera:
             self._ensure_camera(device_id)
             self.alerts.expect_camera(device_id, status.zone)
-        if (
-            AUDIO_CAPABILITY_ALIASES & set(status.capabilities)
-            and device_id not in self.voice_devices
-        ):
+        if status.has_audio and device_id not in self.voice_devices:
             self.voice_devices.add(device_id)
             async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_VOICE_DEVICE), device_id)
-        if "speaker" in status.capabilities and device_id not in self.satellites:
+        if status.has_speaker and device_id not in self.satellites:
             self.satellites.add(device_id)
             async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_SATELLITE), device_id)
         async_dispatcher_send(self.hass, self.signal(device_key(device_id)), status)
 
     def _register_device(self, status: DeviceStatus) -> None:
-        if "camera" in status.capabilities:
+        if status.has_camera:
             model = "Camera"
-        elif "audio" in status.capabilities or "speaker" in status.capabilities:
+        elif status.has_audio or status.has_speaker:
             model = "Voice device"
         else:
             model = "Device"

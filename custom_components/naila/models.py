@@ -4,27 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .metric_keys import GatewayMetric, ServerMetric
+
 GATEWAY = "gateway"
 SERVER = "server"
 GATEWAY_METRIC_KEYS = (
-    "sessions",
-    "cpu_percent",
-    "frames_in",
-    "frames_out",
-    "frames_dropped",
-    "utterances",
-    "last_first_audio_ms",
-    "server_connected",
+    GatewayMetric.SESSIONS,
+    GatewayMetric.CPU_PERCENT,
+    GatewayMetric.FRAMES_IN,
+    GatewayMetric.FRAMES_OUT,
+    GatewayMetric.FRAMES_DROPPED,
+    GatewayMetric.UTTERANCES,
+    GatewayMetric.LAST_FIRST_AUDIO_MS,
+    GatewayMetric.SERVER_CONNECTED,
 )
+"""The gateway metrics the integration keeps (sensors, diagnostics)."""
 SERVER_METRIC_KEYS = (
-    "stt_ms",
-    "llm_first_token_ms",
-    "tts_first_chunk_ms",
-    "first_audio_ms",
-    "total_ms",
-    "requests_total",
-    "active_requests",
+    ServerMetric.STT_MS,
+    ServerMetric.LLM_FIRST_TOKEN_MS,
+    ServerMetric.TTS_FIRST_CHUNK_MS,
+    ServerMetric.FIRST_AUDIO_MS,
+    ServerMetric.TOTAL_MS,
+    ServerMetric.REQUESTS_TOTAL,
+    ServerMetric.ACTIVE_REQUESTS,
 )
+"""The AI server metrics the integration keeps (sensors, diagnostics)."""
 
 # Dispatcher keys (see NailaHub.signal); entities listen to the key of their data.
 SIGNAL_CONNECTION = "connection"

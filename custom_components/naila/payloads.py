@@ -13,10 +13,8 @@ from typing import Any
 from homeassistant.util import dt as dt_util
 
 from .const import is_valid_device_id, is_valid_name
-
-
-class PayloadError(ValueError):
-    """A payload that does not follow the contract; the message says why."""
+from .wire import AUDIO_CAPABILITY_ALIASES, CAMERA_CAPABILITY_ALIASES, Capability, PayloadError
+from .wire import DeviceStatus as WireDeviceStatus
 
 
 def match_filter(topic_filter: str, topic: str) -> list[str] | None:
@@ -92,7 +90,11 @@ def _str_list(data: dict[str, Any], key: str) -> tuple[str, ...]:
 
 def parse_timestamp(data: dict[str, Any], key: str = "timestamp") -> datetime | None:
     """Parse an ISO 8601 timestamp; None when it is missing or unreadable."""
-    value = data.get(key)
+    return to_datetime(data.get(key))
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp as an aware datetime (UTC when it names no zone); None if unreadable."""
     if not isinstance(value, str):
         return None
     parsed = dt_util.parse_datetime(value)
@@ -132,37 +134,43 @@ def parse_service_status(data: dict[str, Any], id_key: str) -> ServiceStatus:
 
 @dataclass(frozen=True, slots=True)
 class DeviceStatus:
-    """Retained status of one NAILA device."""
+    """Retained status of one NAILA device, as the entities use it (parsed by the wire schema)."""
 
     device_id: str
     online: bool
     capabilities: tuple[str, ...]
+    """Lower case, sorted."""
     firmware_version: str | None
     name: str | None
     zone: str | None
     timestamp: datetime | None
 
     @property
+    def has_audio(self) -> bool:
+        return not AUDIO_CAPABILITY_ALIASES.isdisjoint(self.capabilities)
+
+    @property
+    def has_speaker(self) -> bool:
+        return Capability.SPEAKER in self.capabilities
+
+    @property
     def has_camera(self) -> bool:
-        return "camera" in self.capabilities
+        return not CAMERA_CAPABILITY_ALIASES.isdisjoint(self.capabilities)
 
 
-def parse_device_status(device_id: str, data: dict[str, Any]) -> DeviceStatus:
-    """Parse `devices/{id}/status`; the id in the payload must match the topic when present."""
-    payload_id = data.get("device_id")
-    if payload_id is not None and payload_id != device_id:
-        raise PayloadError(f"device_id {str(payload_id)[:80]!r} does not match the topic")
-    zone = _opt_str(data, "zone", 64)
-    if zone is not None and not is_valid_name(zone):
-        zone = None
+def parse_device_status(device_id: str, payload: bytes | str) -> DeviceStatus:
+    """Parse `devices/{id}/status` (wire.DeviceStatus); the id in the payload must match the
+    topic when present. A zone that cannot name an HA area and topic level is left out."""
+    status = WireDeviceStatus.from_json(payload, device_id, listening=False)
+    zone = status.zone if status.zone is not None and is_valid_name(status.zone) else None
     return DeviceStatus(
         device_id=device_id,
-        online=_bool(data, "online"),
-        capabilities=_str_list(data, "capabilities"),
-        firmware_version=_opt_str(data, "firmware_version", 64),
-        name=_opt_str(data, "name", 100),
+        online=status.online,
+        capabilities=tuple(sorted(status.capabilities)),
+        firmware_version=status.firmware_version,
+        name=status.name,
         zone=zone,
-        timestamp=parse_timestamp(data),
+        timestamp=to_datetime(status.timestamp),
     )
 
 

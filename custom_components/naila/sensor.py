@@ -16,6 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import NailaEntity
 from .hub import NailaConfigEntry, NailaHub
+from .metric_keys import GatewayMetric, ServerMetric
 from .models import GATEWAY, SERVER, metrics_key, status_key
 
 PARALLEL_UPDATES = 0
@@ -34,13 +35,13 @@ class NailaSensorEntityDescription(SensorEntityDescription):
 
 SENSORS: tuple[NailaSensorEntityDescription, ...] = (
     NailaSensorEntityDescription(
-        key="sessions",
+        key=GatewayMetric.SESSIONS,
         translation_key="sessions",
         source=GATEWAY,
         state_class=SensorStateClass.MEASUREMENT,
     ),
     NailaSensorEntityDescription(
-        key="cpu_percent",
+        key=GatewayMetric.CPU_PERCENT,
         translation_key="cpu_percent",
         source=GATEWAY,
         native_unit_of_measurement=PERCENTAGE,
@@ -48,13 +49,13 @@ SENSORS: tuple[NailaSensorEntityDescription, ...] = (
         suggested_display_precision=1,
     ),
     NailaSensorEntityDescription(
-        key="utterances",
+        key=GatewayMetric.UTTERANCES,
         translation_key="utterances",
         source=GATEWAY,
         state_class=SensorStateClass.TOTAL_INCREASING,
     ),
     NailaSensorEntityDescription(
-        key="last_first_audio_ms",
+        key=GatewayMetric.LAST_FIRST_AUDIO_MS,
         translation_key="last_first_audio",
         source=GATEWAY,
         device_class=SensorDeviceClass.DURATION,
@@ -63,7 +64,7 @@ SENSORS: tuple[NailaSensorEntityDescription, ...] = (
         suggested_display_precision=0,
     ),
     NailaSensorEntityDescription(
-        key="frames_dropped",
+        key=GatewayMetric.FRAMES_DROPPED,
         translation_key="frames_dropped",
         source=GATEWAY,
         state_class=SensorStateClass.TOTAL_INCREASING,
@@ -71,19 +72,19 @@ SENSORS: tuple[NailaSensorEntityDescription, ...] = (
         entity_registry_enabled_default=False,
     ),
     NailaSensorEntityDescription(
-        key="active_requests",
+        key=ServerMetric.ACTIVE_REQUESTS,
         translation_key="active_requests",
         source=SERVER,
         state_class=SensorStateClass.MEASUREMENT,
     ),
     NailaSensorEntityDescription(
-        key="requests_total",
+        key=ServerMetric.REQUESTS_TOTAL,
         translation_key="requests_total",
         source=SERVER,
         state_class=SensorStateClass.TOTAL_INCREASING,
     ),
     NailaSensorEntityDescription(
-        key="first_audio_ms",
+        key=ServerMetric.FIRST_AUDIO_MS,
         translation_key="first_audio",
         source=SERVER,
         device_class=SensorDeviceClass.DURATION,
@@ -92,7 +93,7 @@ SENSORS: tuple[NailaSensorEntityDescription, ...] = (
         suggested_display_precision=0,
     ),
     NailaSensorEntityDescription(
-        key="stt_ms",
+        key=ServerMetric.STT_MS,
         translation_key="stt_time",
         source=SERVER,
         device_class=SensorDeviceClass.DURATION,
@@ -103,7 +104,7 @@ SENSORS: tuple[NailaSensorEntityDescription, ...] = (
         entity_registry_enabled_default=False,
     ),
     NailaSensorEntityDescription(
-        key="llm_first_token_ms",
+        key=ServerMetric.LLM_FIRST_TOKEN_MS,
         translation_key="llm_first_token",
         source=SERVER,
         device_class=SensorDeviceClass.DURATION,

@@ -8,13 +8,12 @@ Wiring in a gateway session (docs/gateway_video.md)::
 """
 
 from naila_gateway.video.config import VideoConfig
-from naila_gateway.video.consumer import CAMERA_CAPABILITY, CameraVideoConsumer, attach_video_track
+from naila_gateway.video.consumer import CameraVideoConsumer, attach_video_track
 from naila_gateway.video.gate import MotionGate, VideoStats
 from naila_gateway.video.motion import MotionDetector, MotionResult, to_analysis_grey
 from naila_gateway.video.sender import FrameSink, VideoFrameSender
 
 __all__ = [
-    "CAMERA_CAPABILITY",
     "CameraVideoConsumer",
     "FrameSink",
     "MotionDetector",

@@ -30,8 +30,8 @@ VOLATILE_METRICS = ("cpu_percent", "tasks")
 async def test_gateway_payloads_on_the_broker(
     make_gateway: GatewayFactory, mqtt_broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(events, "utc_now", lambda: WHEN)
-    monkeypatch.setattr(metrics, "utc_now", lambda: WHEN)
+    monkeypatch.setattr(events, "utc_timestamp", lambda: WHEN)
+    monkeypatch.setattr(metrics, "utc_timestamp", lambda: WHEN)
     received: dict[str, bytes] = {}
     async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as client:
         await client.subscribe("naila/gateway/#", qos=1)

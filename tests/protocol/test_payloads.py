@@ -99,3 +99,23 @@ def test_bad_conversation_response_is_refused(raw: bytes) -> None:
 def test_timestamp_format() -> None:
     stamp = utc_timestamp()
     assert len(stamp) == 20 and stamp.endswith("Z") and stamp[10] == "T"
+    assert utc_timestamp(0.0) == "1970-01-01T00:00:00Z"
+    assert utc_timestamp(1.25, milliseconds=True) == "1970-01-01T00:00:01.250Z"
+
+
+def test_status_removed_last_will_and_listening_read_apart() -> None:
+    removed = DeviceStatus.from_json(b"", "d1")
+    assert removed.removed and not removed.online and not removed.is_last_will
+    assert removed.to_json() == b""
+    will = DeviceStatus.from_json(b'{"device_id":"d1","online":false}', "d1")
+    assert will.is_last_will and not will.removed
+    raw = b'{"online":true,"capabilities":["Video"],"listening_mode":"sometimes"}'
+    status = DeviceStatus.from_json(raw, "d1", listening=False)
+    assert status.has_camera and status.listening_mode is None
+    firmware = DeviceStatus.from_json(b'{"online":true,"firmware_version":"1.2"}', "d1")
+    assert firmware.firmware_version == "1.2"
+    assert DeviceStatus.from_json(firmware.to_json(), "d1") == firmware
+    epoch = DeviceStatus.from_json(b'{"online":true,"timestamp":1}', "d1")
+    assert epoch.timestamp == "1970-01-01T00:00:01Z" and not epoch.is_last_will
+    with pytest.raises(PayloadError, match="'timestamp'"):
+        DeviceStatus.from_json(b'{"online":true,"timestamp":[1]}', "d1")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from naila_protocol.payloads import utc_timestamp
 from naila_protocol.topics import Topics
 
 from .analysis import Analysis
@@ -16,7 +17,6 @@ from .detection import Detection
 from .devices import DeviceRegistry
 from .link import Publish
 from .store import MediaStore
-from .visual_context import iso_utc
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class AlertPublisher:
             )
             payload = alert_payload(
                 alert_type, zone, det, source_device=device_id,
-                timestamp=iso_utc(received), count=count, media_id=media_id,
+                timestamp=utc_timestamp(received), count=count, media_id=media_id,
             )  # fmt: skip
             self.stats["alerts"] += 1
             _LOGGER.info("[%s] alert %s in %s (%.2f)", device_id, alert_type, zone, det.confidence)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 
+from naila_protocol.payloads import CAMERA_CAPABILITY_ALIASES, DeviceStatus, PayloadError
 from naila_protocol.topics import is_valid_device_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -21,13 +21,13 @@ def topic_safe(name: str) -> str:
 class DeviceInfo:
     device_id: str
     online: bool = False
-    capabilities: set[str] = field(default_factory=set)
+    capabilities: frozenset[str] = field(default_factory=frozenset)
     zone: str | None = None
     name: str | None = None
 
     @property
     def has_camera(self) -> bool:
-        return "camera" in self.capabilities or "video" in self.capabilities
+        return not self.capabilities.isdisjoint(CAMERA_CAPABILITY_ALIASES)
 
 
 class DeviceRegistry:
@@ -38,27 +38,23 @@ class DeviceRegistry:
         self.devices: dict[str, DeviceInfo] = {}
 
     def update_from_status(self, device_id: str, payload: bytes) -> None:
+        """A status (naila_protocol/payloads.py) updates what it names: a last will carries
+        only `online`, so capabilities, zone and name stay as the device last told them."""
         if not is_valid_device_id(device_id):
             return
-        if not payload:
+        try:
+            status = DeviceStatus.from_json(payload, device_id, listening=False)
+        except PayloadError as err:
+            _LOGGER.warning("[%s] malformed status payload ignored: %s", device_id, err)
+            return
+        if status.removed:
             self.devices.pop(device_id, None)
             return
-        try:
-            data = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            _LOGGER.warning("[%s] malformed status payload ignored", device_id)
-            return
-        if not isinstance(data, dict):
-            return
         info = self.devices.setdefault(device_id, DeviceInfo(device_id))
-        info.online = bool(data.get("online", False))
-        caps = data.get("capabilities")
-        if isinstance(caps, list):
-            info.capabilities = {str(c) for c in caps}
-        if isinstance(data.get("zone"), str) and data["zone"]:
-            info.zone = data["zone"]
-        if isinstance(data.get("name"), str) and data["name"]:
-            info.name = data["name"]
+        info.online = status.online
+        info.capabilities = status.capabilities or info.capabilities
+        info.zone = status.zone or info.zone
+        info.name = status.name or info.name
 
     def zone_of(self, device_id: str) -> str:
         """Configured zone, else the status `zone`, else the device id itself (topic-safe)."""

@@ -8,11 +8,11 @@ import json
 import logging
 from typing import Any
 
+from naila_protocol.payloads import utc_timestamp
 from naila_protocol.topics import Topics, is_valid_device_id
 
 from .link import Publish
 from .store import MediaStore
-from .visual_context import iso_utc
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class MediaFetch:
             raw = await asyncio.to_thread(store.read, record)
             reply.update(
                 status="ok", media_type=record.media_type, format=record.format,
-                timestamp=iso_utc(record.created), analysis=record.analysis,
+                timestamp=utc_timestamp(record.created), analysis=record.analysis,
                 device_id=record.device_id, zone=record.zone, event_type=record.event_type,
                 data=base64.b64encode(raw).decode(),
             )  # fmt: skip

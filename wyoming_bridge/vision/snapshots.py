@@ -9,6 +9,7 @@ import uuid
 from collections import deque
 from typing import Any
 
+from naila_protocol.payloads import utc_timestamp
 from naila_protocol.topics import QOS_RELIABLE, Topics, is_valid_device_id
 
 from .analysis import Analyzer
@@ -17,7 +18,7 @@ from .devices import DeviceRegistry
 from .link import VisionLink
 from .media_decode import decode_base64, decode_image
 from .store import MediaStore
-from .visual_context import build_visual_context, iso_utc
+from .visual_context import build_visual_context
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class Snapshots:
             analysis,
             source_type="mqtt_snapshot",
             media_format=image.format,
-            timestamp=str(data.get("timestamp") or iso_utc()),
+            timestamp=str(data.get("timestamp") or utc_timestamp()),
             user_context=question,
             device_id=device_id,
         )

@@ -7,6 +7,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from naila_protocol.payloads import utc_timestamp
+
 from .analysis import Analyzer
 from .config import VisionConfig
 from .devices import DeviceRegistry
@@ -19,7 +21,6 @@ from .visual_context import (
     build_visual_context,
     context_for_llm,
     is_visual_query,
-    iso_utc,
     wants_ocr,
 )
 
@@ -126,7 +127,7 @@ class VisualContextSources:
             analysis,
             source_type="webrtc_stream",
             media_format="jpeg",
-            timestamp=iso_utc(frame.received),
+            timestamp=utc_timestamp(frame.received),
             user_context=text,
             device_id=device_id,
         )
@@ -180,7 +181,7 @@ def _record_context(record: MediaRecord, text: str) -> dict[str, Any]:
         "media": {
             "type": record.media_type,
             "format": record.format,
-            "timestamp": iso_utc(record.created),
+            "timestamp": utc_timestamp(record.created),
         },
         "analysis": analysis
         if "description" in analysis

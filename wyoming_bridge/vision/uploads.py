@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from naila_protocol.payloads import utc_timestamp
 from naila_protocol.topics import Topics, is_valid_device_id
 
 from .analysis import Analysis, Analyzer
@@ -26,7 +27,7 @@ from .media_decode import (
     sample_video,
 )
 from .store import MediaStore
-from .visual_context import build_visual_context, context_for_llm, iso_utc, wants_ocr
+from .visual_context import build_visual_context, context_for_llm, wants_ocr
 
 _LOGGER = logging.getLogger(__name__)
 MEDIA_KINDS = ("image", "audio", "video", "text")
@@ -233,7 +234,7 @@ def _context(
         analysis,
         source_type="mqtt_upload",
         media_format=fmt,
-        timestamp=iso_utc(),
+        timestamp=utc_timestamp(),
         user_context=question,
         device_id=device_id,
         session_id=session_id,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from .analysis import Analysis
@@ -41,11 +40,6 @@ def wants_ocr(mode: str, question: str | None) -> bool:
     return mode == "always" or (
         mode == "query" and bool(question) and "analysis" in query_groups(question or "")
     )
-
-
-def iso_utc(ts: float | None = None) -> str:
-    moment = datetime.fromtimestamp(ts, UTC) if ts is not None else datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_visual_context(
