@@ -67,7 +67,7 @@ class RecordingSession(VoiceSession):
         if (
             frame.kind is FrameKind.TURN
             and self.record is not None
-            and frame.request_id == self._utterance_id
+            and frame.request_id == self.utterance_id
         ):
             arrived = (time.perf_counter() - self.started_at) * 1000
             self.record.verdicts.append((arrived, TurnVerdict.from_frame(frame)))

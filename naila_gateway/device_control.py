@@ -9,8 +9,8 @@ from typing import Any
 
 from naila_gateway.listening import ListeningPreferences
 from naila_gateway.peer import PeerSession
+from naila_gateway.replies import new_request_id
 from naila_gateway.signaling import BadMessage, parse_command, parse_listening
-from naila_gateway.voice import new_request_id
 from naila_protocol.commands import CommandMessage
 from naila_protocol.mqtt import Incoming
 from naila_protocol.payloads import DeviceSettings, PayloadError

@@ -1,32 +1,35 @@
-"""One device's voice loop: VAD and utterances in, requests to the AI server, replies out."""
+"""One device's voice loop: VAD, listening mode and utterances in; replies out (playback.py).
+
+Everything audio of a device, independent of the WebRTC connection carrying it: the utterance
+on its way to the AI server is `uplink.UtteranceUplink`, the replies and the output track are
+`playback.ReplyPlayer`.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from naila_gateway.audio_out import OutputQueue, PacedOutputTrack
 from naila_gateway.config import GatewayConfig
 from naila_gateway.echo import EchoGuard
 from naila_gateway.end_of_turn import TurnGate
 from naila_gateway.listening import Listener, ListeningChoice
 from naila_gateway.metrics import GatewayMetrics
-from naila_gateway.pcm import FRAME_SECONDS, WEBRTC_RATE, Resampler
-from naila_gateway.replies import PendingReply, Playout, gateway_timings, new_request_id
-from naila_gateway.server_client import RequestListener, ServerClient, error_code_of
-from naila_gateway.sounds import sound_pcm
+from naila_gateway.pcm import FRAME_SECONDS
+from naila_gateway.playback import EventPublisher, ReplyPlayer
+from naila_gateway.replies import PendingReply
+from naila_gateway.server_client import RequestListener, ServerClient
+from naila_gateway.uplink import UtteranceUplink
 from naila_gateway.utterance import UtteranceDetector, UtteranceEvent
 from naila_gateway.vad import make_vad
-from naila_protocol.framing import Frame, FrameKind, ReplySummary, TurnVerdict
+from naila_protocol.framing import Frame, FrameKind, TurnVerdict
 from naila_protocol.payloads import state_event, wake_event
 from naila_protocol.vocab import DeviceState, ListeningMode, Sound
 
-EventPublisher = Callable[..., None]
-"""publish(event_type, **fields) -> None: a `devices/{id}/events` message."""
+__all__ = ["EventPublisher", "VoiceSession"]
 
 
 class VoiceSession(RequestListener):
@@ -59,19 +62,24 @@ class VoiceSession(RequestListener):
         )
         self.turn = TurnGate(config.end_of_turn, config.silence_frames)
         self.echo = EchoGuard(config.echo)
-        max_frames = int(config.output_buffer_seconds / FRAME_SECONDS)
-        self.output = OutputQueue(max_frames)
-        self.track = PacedOutputTrack(
-            self.output, bitrate=config.opus_bitrate, on_frame=self._on_frame_sent
+        self.uplink = UtteranceUplink(
+            device_id, config, server=server, listener=self, semantic_turn=self.turn.semantic
         )
-        self._utterance_id: str | None = None
-        self._utterance_streamed = False
-        self._stream_broken = False
-        self._sent_frames = 0
-        self._resampler: Resampler | None = None
+        self.replies = ReplyPlayer(
+            device_id,
+            config,
+            server=server,
+            listener=self,
+            publish=publish,
+            metrics=metrics,
+            logger=logger,
+            on_audio=self.echo.played,
+            on_played=self._played,
+            on_change=self._update_state,
+        )
+        self.output = self.replies.output
+        self.track = self.replies.track
         self._last_speech_at: float | None = None
-        self._replies: dict[str, PendingReply] = {}
-        self._playing = Playout()
         self.speaker = speaker
         """The device plays audio (its status lists the speaker capability)."""
         defaults = config.listening
@@ -83,6 +91,11 @@ class VoiceSession(RequestListener):
         """Speech began while a reply was awaited but not yet heard: barge in once it is speech."""
         self._state: DeviceState | None = None
         self.closed = False
+
+    @property
+    def utterance_id(self) -> str | None:
+        """The request id of the utterance being spoken to the AI server, if any."""
+        return self.uplink.request_id
 
     # audio in -------------------------------------------------------------------------
     async def feed(self, frame: np.ndarray) -> None:
@@ -109,18 +122,18 @@ class VoiceSession(RequestListener):
                 await self.interrupt(reason="barge_in")
         if woke_frames_ago is not None:
             await self._on_wake(woke_frames_ago)
-        unsent = len(self.detector.frames) - self._sent_frames
         if (
             self.detector.active
-            and self.config.streaming
-            and not self._stream_broken
-            and (unsent >= self.config.chunk_frames or event)
+            and self.uplink.streaming()
+            and (self.uplink.unsent(self.detector.frames) >= self.config.chunk_frames or event)
         ):
-            await self._send_chunk()
+            await self.uplink.send_chunk(self.detector.frames)
         if event is UtteranceEvent.ENDED:
             await self._finish_utterance()
         elif event is UtteranceEvent.DISCARDED:
-            await self._discard_utterance()
+            self.detector.take_frames()
+            request_id = await self.uplink.discard()
+            self.log.debug("utterance %s too short: discarded", request_id)
         self._update_state()
 
     # listening ------------------------------------------------------------------------
@@ -129,7 +142,7 @@ class VoiceSession(RequestListener):
         if not self.listener.accepts():
             self.log.debug("speech without a trigger (%s mode): not sent", self.listener.mode)
             return
-        if len(self.output) or self._playing:
+        if self.replies.audible():
             await self.interrupt(reason="barge_in")  # talking over a reply: stop it now
         elif self.reply_active():
             # nothing is heard yet: a noise blip must not cancel the awaited reply, so wait
@@ -143,7 +156,7 @@ class VoiceSession(RequestListener):
         self.log.info("wake word %s heard", self.listener.choice.wake_word)
         if self.reply_active():
             await self.interrupt(reason="barge_in")
-        if self.detector.active and self._utterance_id is None:
+        if self.detector.active and self.uplink.request_id is None:
             keep = round(self.listener.settings.wake_preroll_seconds / FRAME_SECONDS)
             self.detector.restart(keep + frames_ago)
             self._begin_utterance()
@@ -172,11 +185,11 @@ class VoiceSession(RequestListener):
         self._update_state()
 
     def _device_state(self) -> DeviceState:
-        if self._playing:
+        if self.replies.playing:
             return DeviceState.RESPONDING
-        if self._utterance_id is not None:
+        if self.uplink.request_id is not None:
             return DeviceState.LISTENING
-        if self._replies:
+        if self.replies.pending:
             return DeviceState.PROCESSING
         return DeviceState.LISTENING if self.listener.waiting else DeviceState.IDLE
 
@@ -191,119 +204,31 @@ class VoiceSession(RequestListener):
         fields = dict(payload)
         self._publish(fields.pop("event"), **fields)
 
+    # utterances -----------------------------------------------------------------------
     def _begin_utterance(self) -> None:
         self.turn.reset()
-        self._utterance_id = new_request_id()
-        self._utterance_streamed = False
-        self._stream_broken = False
-        self._sent_frames = 0
-        self._resampler = Resampler(WEBRTC_RATE, self.config.sample_rate)
-        self.log.debug("utterance %s started", self._utterance_id)
-
-    def _unsent_pcm(self) -> bytes:
-        assert self._resampler is not None
-        frames = self.detector.frames[self._sent_frames :]
-        self._sent_frames = len(self.detector.frames)
-        if not frames:
-            return b""
-        return self._resampler.process(np.concatenate(frames)).tobytes()
-
-    async def _send_chunk(self) -> None:
-        if self._utterance_id is None:
-            return
-        pcm = self._unsent_pcm()
-        if not pcm:
-            return
-        if not self._utterance_streamed:
-            self.server.register(self._utterance_id, self)
-        frame = Frame(
-            self.device_id, self.config.sample_rate, self._utterance_id, FrameKind.CHUNK, pcm
-        )
-        if not await self.server.send(frame):
-            self._stream_broken = True
-            return
-        if not self._utterance_streamed and self.turn.semantic:
-            subscribe = Frame(self.device_id, self.config.sample_rate, frame.request_id)
-            subscribe.kind = FrameKind.TURN
-            await self.server.send(subscribe)  # ask for the server's end-of-turn verdicts
-        self._utterance_streamed = True
+        request_id = self.uplink.begin()
+        self.log.debug("utterance %s started", request_id)
 
     async def _finish_utterance(self) -> None:
-        request_id, self._utterance_id = self._utterance_id, None
         frames = self.detector.take_frames()
-        if request_id is None or self._resampler is None:
+        frame = self.uplink.finish(frames)
+        if frame is None:
             return
         self.turn.ended_without_verdict()
         self.metrics.utterances += 1
         self.listener.consume()  # the window (after a wake word or a reply) is used
         duration_ms = round(len(frames) * FRAME_SECONDS * 1000)
-        speech_end = self._last_speech_at
-        if self.config.streaming and self._stream_broken:
-            # chunks were lost with a server connection: send it all again as one FINAL
-            self.server.forget(request_id)
-            request_id = new_request_id()
-            whole = Resampler(WEBRTC_RATE, self.config.sample_rate)
-            tail = whole.process(np.concatenate(frames)).tobytes() + whole.flush().tobytes()
-            kind = FrameKind.FINAL
-        elif self.config.streaming:
-            tail = self._unsent_pcm_from(frames) + self._resampler.flush().tobytes()
-            kind = FrameKind.FINAL
-        else:
-            tail = (
-                self._resampler.process(np.concatenate(frames)).tobytes()
-                + self._resampler.flush().tobytes()
-            )
-            kind = FrameKind.BASIC
-        self._resampler = None
-        if not self.server.connected:
-            self.log.warning("AI server unavailable: utterance %s dropped", request_id)
-            self.server.forget(request_id)
-            self._publish("server_unavailable", request_id=request_id)
-            return
-        self.server.register(request_id, self)
-        self._replies[request_id] = PendingReply(request_id, speech_end, announce=False)
-        frame = Frame(self.device_id, self.config.sample_rate, request_id, kind, tail)
-        self._publish("utterance", request_id=request_id, duration_ms=duration_ms)
-        self._replies[request_id].sent_at = time.perf_counter()
-        if not await self.server.send(frame, expects_reply=True):
-            self._replies.pop(request_id, None)
-            self.server.forget(request_id)
-            self._publish("server_unavailable", request_id=request_id)
-        else:
-            self.log.info("utterance %s sent (%d ms)", request_id, duration_ms)
-
-    def _unsent_pcm_from(self, frames: list[np.ndarray]) -> bytes:
-        assert self._resampler is not None
-        rest = frames[self._sent_frames :]
-        return self._resampler.process(np.concatenate(rest)).tobytes() if rest else b""
-
-    async def _discard_utterance(self) -> None:
-        request_id, self._utterance_id = self._utterance_id, None
-        self.detector.take_frames()
-        self._resampler = None
-        if request_id is not None and self._utterance_streamed and not self._stream_broken:
-            await self.server.cancel(self.device_id, request_id)
-        self.log.debug("utterance %s too short: discarded", request_id)
+        await self.replies.request(frame, self._last_speech_at, duration_ms)
 
     # replies --------------------------------------------------------------------------
     def reply_active(self) -> bool:
         """A reply is queued, playing, or awaited from the server."""
-        return bool(len(self.output)) or bool(self._replies)
+        return self.replies.active()
 
     async def interrupt(self, *, reason: str) -> None:
         """Barge-in or stop: silence within one frame, cancel the server's work, tell HA."""
-        playing = [*self._playing, *self.output.playing_tags()]
-        self.output.clear()
-        self._playing.clear()
-        replies, self._replies = self._replies, {}
-        self.metrics.barge_ins += reason == "barge_in"
-        for request_id in replies:
-            await self.server.cancel(self.device_id, request_id)
-        interrupted: list[str | None] = list(dict.fromkeys([*playing, *replies])) or [None]
-        for rid in interrupted:
-            self._publish("interrupted", request_id=rid, reason=reason)
-        self.log.info("%s: output cleared, %d request(s) cancelled", reason, len(replies))
-        self._update_state()
+        await self.replies.interrupt(reason=reason)
 
     async def announce(
         self, text: str, request_id: str, *, sound: Sound | None = None, converse: bool = False
@@ -320,43 +245,10 @@ class VoiceSession(RequestListener):
                 message="device has no speaker",
             )
             return
-        if not text:
-            reply = self._replies[request_id] = PendingReply(
-                request_id, None, announce=True, converse=converse
-            )
-            if sound is not None:
-                self.output.push_pcm(sound_pcm(sound), WEBRTC_RATE, tag=request_id)
-            reply.summary = ReplySummary()
-            self._update_state()
-            return
-        if not self.server.connected:
-            self._publish(
-                "error",
-                request_id=request_id,
-                code="server_unavailable",
-                message="AI server is not connected",
-            )
-            return
-        self.server.register(request_id, self)
-        self._replies[request_id] = PendingReply(request_id, None, announce=True, converse=converse)
-        if sound is not None:
-            self.output.push_pcm(sound_pcm(sound), WEBRTC_RATE, tag=request_id)
-        self._update_state()
-        frame = Frame(
-            self.device_id, WEBRTC_RATE, request_id, FrameKind.SPEAK, text.encode("utf-8")
-        )
-        if not await self.server.send(frame, expects_reply=True):
-            self._replies.pop(request_id, None)
-            self.server.forget(request_id)
-            self._publish(
-                "error",
-                request_id=request_id,
-                code="server_unavailable",
-                message="AI server is not connected",
-            )
+        await self.replies.announce(text, request_id, sound=sound, converse=converse)
 
     def _on_turn(self, frame: Frame) -> None:
-        if frame.request_id != self._utterance_id:
+        if frame.request_id != self.uplink.request_id:
             return
         try:
             verdict = TurnVerdict.from_frame(frame)
@@ -369,123 +261,30 @@ class VoiceSession(RequestListener):
     def on_reply_frame(self, frame: Frame) -> None:
         if frame.kind is FrameKind.TURN:
             self._on_turn(frame)
-            return
-        reply = self._replies.get(frame.request_id)
-        if reply is None:
-            return
-        if frame.kind in (FrameKind.AUDIO, FrameKind.BASIC):
-            if reply.first_frame_at is None and frame.payload:
-                reply.first_frame_at = time.perf_counter()
-            samples = np.frombuffer(frame.payload, dtype="<i2").astype(np.int16)
-            dropped = self.output.push_pcm(samples, frame.sample_rate, tag=frame.request_id)
-            self.metrics.frames_dropped += dropped
-            if frame.kind is FrameKind.BASIC:
-                self.metrics.frames_dropped += self.output.end_of_audio(tag=frame.request_id)
-                self._finish_reply(reply, ReplySummary(), had_audio=bool(samples.size))
-        elif frame.kind is FrameKind.END:
-            self.metrics.frames_dropped += self.output.end_of_audio(tag=frame.request_id)
-            try:
-                summary = ReplySummary.from_frame(frame)
-            except (ValueError, TypeError, UnicodeDecodeError):
-                self.log.warning("malformed END body for %s", frame.request_id)
-                summary = ReplySummary(status="error")
-            self._finish_reply(
-                reply, summary, had_audio=reply.first_audio_ms is not None or bool(len(self.output))
-            )
-        elif frame.kind is FrameKind.ERROR:
-            self._replies.pop(frame.request_id, None)
-            code, message = error_code_of(frame)
-            self.log.warning("AI server error for %s: %s %s", frame.request_id, code, message)
-            self._publish("error", request_id=frame.request_id, code=code, message=message)
-
-    def _finish_reply(self, reply: PendingReply, summary: ReplySummary, *, had_audio: bool) -> None:
-        reply.summary = summary
-        if reply.first_audio_ms is not None or not had_audio:
-            self._publish_reply(reply)
-
-    def _publish_reply(self, reply: PendingReply) -> None:
-        self._replies.pop(reply.request_id, None)
-        summary = reply.summary or ReplySummary()
-        self.metrics.replies += 1
-        if reply.announce:
-            if reply.played_at is None:  # nothing to play: done now
-                self._played(reply)
-            return  # else `announced` once it finished playing
-        self._publish(
-            "reply",
-            request_id=reply.request_id,
-            transcript=summary.transcript,
-            reply=summary.reply,
-            status=summary.status,
-            first_audio_ms=reply.first_audio_ms,
-            timings=summary.timings,
-            gateway_timings=gateway_timings(reply),
-            **_route_fields(summary),
-        )
-
-    def _on_frame_sent(self, tag: str | None) -> None:
-        self.echo.played(self.track.last_samples)
-        for played in self._playing.frame_sent(tag, self.output.playing_tags):
-            self._played(played)
-        reply = self._replies.get(tag) if tag else None
-        self.metrics.frames_out += 1
-        if reply is None or reply.first_audio_ms is not None:
-            return
-        self._playing.started(reply)
-        self._update_state()
-        now = reply.played_at = time.perf_counter()
-        reply.first_audio_ms = (
-            round((now - reply.speech_end) * 1000, 1) if reply.speech_end else 0.0
-        )
-        if not reply.announce:
-            self.metrics.last_first_audio_ms = reply.first_audio_ms
-            self.log.info("first audio of %s after %.0f ms", reply.request_id, reply.first_audio_ms)
-        if reply.summary is not None:
-            self._publish_reply(reply)
+        else:
+            self.replies.on_frame(frame)
 
     def _played(self, reply: PendingReply) -> None:
         """A reply or announcement finished playing."""
         if not reply.announce or reply.converse:
             self.listener.open_follow_up()
         self._update_state()
-        if reply.announce:
-            self._publish("announced", request_id=reply.request_id)
 
     def on_request_failed(self, request_id: str, reason: str) -> None:
-        if request_id == self._utterance_id:
-            self._stream_broken = True  # still being spoken: resent whole when it ends
-            return
-        reply = self._replies.pop(request_id, None)
-        if reply is not None and reply.announce:
-            self._publish(
-                "error", request_id=request_id, code=reason, message=f"announce failed: {reason}"
-            )
-        elif reply is not None:
-            self._publish(reason, request_id=request_id)
+        if not self.uplink.failed(request_id):
+            self.replies.on_request_failed(request_id, reason)
 
     async def close(self) -> None:
         """Stop playing and cancel whatever the server is still doing for this device."""
         if self.closed:
             return
         self.closed = True
-        self.output.clear()
-        self._playing.clear()
-        replies, self._replies = self._replies, {}
-        speaking = [self._utterance_id] if self._utterance_id else []
-        for request_id in [*replies, *(speaking if self._utterance_streamed else [])]:
-            await self.server.cancel(self.device_id, request_id)
+        speaking = [self.uplink.request_id] if self.uplink.request_id else []
+        replies = await self.replies.close(speaking if self.uplink.streamed else [])
         for request_id in [*replies, *speaking]:
             # the device is told, also when its connection dropped mid-turn (nothing silently lost)
             self._publish("interrupted", request_id=request_id, reason="session_closed")
-        self.track.stop()
         await self.listener.close()
 
     def info(self) -> dict[str, Any]:
-        return {"queued_frames": len(self.output), "pending_replies": list(self._replies)}
-
-
-def _route_fields(summary: ReplySummary) -> dict[str, str]:
-    """`route` and `route_reason` of a routed reply (absent when the server did not route)."""
-    if summary.route is None:
-        return {}
-    return {"route": summary.route, "route_reason": summary.route_reason or ""}
+        return self.replies.info()
