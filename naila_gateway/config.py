@@ -10,6 +10,7 @@ from naila_gateway.end_of_turn import EndOfTurnMode, EndOfTurnSettings
 from naila_gateway.http.settings import HttpSettings
 from naila_gateway.ice_addresses import IceAddressSelection
 from naila_gateway.listening.settings import ListeningSettings
+from naila_gateway.media import MediaSettings
 from naila_gateway.video.config import VideoConfig
 from naila_protocol.framing import DEFAULT_AUDIO_PORT
 from naila_protocol.mqtt import MqttSettings
@@ -204,6 +205,8 @@ class GatewayConfig:
     """Listening modes and the wake word (docs/gateway.md "Listening modes")."""
     http: HttpSettings = nested(HttpSettings)
     """Device page and WHIP signaling (HTTP_* variables, docs/gateway.md)."""
+    media: MediaSettings = nested(MediaSettings)
+    """Limits on announcements' media_url (naila_gateway/media.py)."""
 
     @property
     def effective_vad_threshold(self) -> float:
@@ -249,6 +252,11 @@ class GatewayConfig:
             raise ValueError("preroll_frames must be >= 0 and max_utterance_seconds > 0")
         self.end_of_turn.validate()
         self.echo.validate()
+        self.media.validate()
+        if self.media.max_seconds + 2 > self.output_buffer_seconds:
+            raise ValueError(
+                "MEDIA_MAX_SECONDS + 2 s (a sound before it) must fit AUDIO_OUTPUT_BUFFER_SECONDS"
+            )
         if self.end_of_turn.mode is EndOfTurnMode.SEMANTIC and not self.streaming:
             raise ValueError("AUDIO_END_OF_TURN=semantic needs AI_SERVER_PROTOCOL=stream")
 

@@ -98,6 +98,7 @@ class DeviceControl:
             command.message,
             request_id,
             sound=command.sound,
+            media_url=command.media_url,
             converse=command.command is DeviceCommand.START_CONVERSATION,
         )
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from naila_gateway.audio_out import OutputQueue, PacedOutputTrack
 from naila_gateway.config import GatewayConfig
+from naila_gateway.media import MediaError, MediaLoader
 from naila_gateway.metrics import GatewayMetrics
 from naila_gateway.pcm import FRAME_SECONDS, WEBRTC_RATE
 from naila_gateway.replies import PendingReply, Playout, gateway_timings
@@ -61,6 +62,8 @@ class ReplyPlayer:
         self.pending: dict[str, PendingReply] = {}
         """Requests whose reply is awaited or not yet reported, by request id."""
         self.playing = Playout()
+        self.media = MediaLoader(config.media, logging.getLogger(__name__))
+        """Announcements' media_url downloads (naila_gateway/media.py)."""
 
     def active(self) -> bool:
         """A reply is queued, playing, or awaited from the server."""
@@ -95,6 +98,7 @@ class ReplyPlayer:
         self.output.clear()
         self.playing.clear()
         replies, self.pending = self.pending, {}
+        await self.media.cancel()
         self.metrics.barge_ins += reason == "barge_in"
         for request_id in replies:
             await self.server.cancel(self.device_id, request_id)
@@ -105,16 +109,29 @@ class ReplyPlayer:
         self._on_change()
 
     async def announce(
-        self, text: str, request_id: str, *, sound: Sound | None = None, converse: bool = False
+        self,
+        text: str,
+        request_id: str,
+        *,
+        sound: Sound | None = None,
+        converse: bool = False,
+        media_url: str | None = None,
     ) -> None:
-        """Play `sound`, then ask the server to speak `text` here; `announced` once it played."""
-        if not text:
-            reply = self.pending[request_id] = PendingReply(
+        """Play `sound`, then ask the server to speak `text` here; `announced` once it played.
+
+        With `media_url` the media is fetched and played instead of `text` (the sound first,
+        once the media is ready).
+        """
+        if media_url is not None or not text:
+            self.pending[request_id] = PendingReply(
                 request_id, None, announce=True, converse=converse
             )
-            if sound is not None:
-                self.output.push_pcm(sound_pcm(sound), WEBRTC_RATE, tag=request_id)
-            reply.summary = ReplySummary()
+            if media_url is None:
+                self._play_local(request_id, sound, None)
+            else:
+                self.media.load(
+                    media_url, request_id, lambda rid, got: self._on_media(rid, sound, got)
+                )
             self._on_change()
             return
         if not self.server.connected:
@@ -132,6 +149,27 @@ class ReplyPlayer:
             self.pending.pop(request_id, None)
             self.server.forget(request_id)
             self._server_unavailable(request_id)
+
+    def _on_media(self, request_id: str, sound: Sound | None, got: np.ndarray | MediaError) -> None:
+        if request_id not in self.pending:
+            return  # interrupted while it downloaded
+        if isinstance(got, MediaError):
+            del self.pending[request_id]
+            self.log.warning("announcement %s: media not played: %s %s", request_id, got.code, got)
+            self._publish("error", request_id=request_id, code=got.code, message=str(got))
+            self._on_change()
+            return
+        self._play_local(request_id, sound, got)
+
+    def _play_local(self, request_id: str, sound: Sound | None, audio: np.ndarray | None) -> None:
+        """An announcement the gateway plays itself: the sound, then 48 kHz `audio`."""
+        for samples in (sound_pcm(sound) if sound is not None else None, audio):
+            if samples is not None:
+                self.metrics.frames_dropped += self.output.push_pcm(
+                    samples, WEBRTC_RATE, tag=request_id
+                )
+        self.metrics.frames_dropped += self.output.end_of_audio(tag=request_id)
+        self.pending[request_id].summary = ReplySummary()
 
     def _server_unavailable(self, request_id: str) -> None:
         self._publish(
@@ -232,6 +270,7 @@ class ReplyPlayer:
 
     async def close(self, speaking: list[str]) -> list[str]:
         """Stop playing; cancel the awaited replies (and `speaking`); the request ids dropped."""
+        await self.media.cancel()
         self.output.clear()
         self.playing.clear()
         replies, self.pending = self.pending, {}

@@ -231,10 +231,17 @@ class VoiceSession(RequestListener):
         await self.replies.interrupt(reason=reason)
 
     async def announce(
-        self, text: str, request_id: str, *, sound: Sound | None = None, converse: bool = False
+        self,
+        text: str,
+        request_id: str,
+        *,
+        sound: Sound | None = None,
+        converse: bool = False,
+        media_url: str | None = None,
     ) -> None:
         """Play `sound`, then ask the server to speak `text` here; `announced` once it played.
 
+        With `media_url` the gateway fetches and plays that audio instead of `text`.
         `converse` (start_conversation): afterwards the device listens without a trigger.
         """
         if not self.speaker:
@@ -245,7 +252,9 @@ class VoiceSession(RequestListener):
                 message="device has no speaker",
             )
             return
-        await self.replies.announce(text, request_id, sound=sound, converse=converse)
+        await self.replies.announce(
+            text, request_id, sound=sound, converse=converse, media_url=media_url
+        )
 
     def _on_turn(self, frame: Frame) -> None:
         if frame.request_id != self.uplink.request_id:

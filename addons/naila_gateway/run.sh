@@ -11,7 +11,8 @@ for option in mqtt_host mqtt_port mqtt_username mqtt_password mqtt_prefix gatewa
     audio_end_of_turn audio_end_of_turn_min_silence audio_end_of_turn_max_silence \
     audio_end_of_turn_verdict_wait audio_echo audio_echo_max_delay audio_echo_margin_db \
     audio_echo_onset_frames listening_mode wake_word listening_follow_up_seconds \
-    wake_word_command_seconds wake_word_preroll_seconds ai_server_keepalive; do
+    wake_word_command_seconds wake_word_preroll_seconds ai_server_keepalive \
+    media_timeout media_max_bytes media_max_seconds; do
     if bashio::config.has_value "${option}"; then
         export "${option^^}=$(bashio::config "${option}")"
     fi

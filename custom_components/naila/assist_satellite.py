@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Literal
 
+from homeassistant.components import media_source
 from homeassistant.components.assist_pipeline import PipelineEvent
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
@@ -20,19 +22,21 @@ from homeassistant.components.intent import (
     TimerInfo,
     async_register_timer_handler,
 )
+from homeassistant.components.media_player.browse_media import async_process_play_media_url
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .checks import check_can_speak
-from .commands import CommandMessage
+from .commands import MEDIA_WAIT_SECONDS, CommandMessage, check_media_url
 from .const import DEFAULT_ANNOUNCE_TIMEOUT, DOMAIN
 from .entity import NailaEntity
 from .hub import NailaConfigEntry, NailaHub
 from .models import SIGNAL_NEW_SATELLITE, device_events_key, device_key
 from .payloads import DeviceEvent
 from .vocab import WAKE_WORD_PHRASES, DeviceCommand, DeviceState, Sound
+from .wire import PayloadError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -129,19 +133,51 @@ class NailaSatellite(NailaEntity, AssistSatelliteEntity):
         media_id: str | None,
         preannounce_media_id: str | None = None,
     ) -> AssistSatelliteAnnouncement:
-        """NAILA speaks text with its own voice: no HA text-to-speech for a plain message."""
-        if media_id or not message:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="media_not_supported",
-                translation_placeholders={"device": self._device_id},
+        """A message is spoken with NAILA's own voice (no HA text-to-speech); media (a media
+        source id or a URL) becomes the absolute URL the gateway fetches, as HA's own
+        satellites resolve it. The pre-announce sound is NAILA's chime whichever media HA
+        names for it (only whether there is one matters)."""
+        if not media_id:
+            if not message:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="announce_empty",
+                    translation_placeholders={"device": self._device_id},
+                )
+            return AssistSatelliteAnnouncement(
+                message=message,
+                media_id="",
+                original_media_id="",
+                tts_token=None,
+                media_id_source="tts",
+                preannounce_media_id=preannounce_media_id,
             )
+        original_media_id = media_id
+        source: Literal["url", "media_id"] = "url"
+        try:
+            if media_source.is_media_source_id(media_id):
+                source = "media_id"
+                media_id = (await media_source.async_resolve_media(self.hass, media_id, None)).url
+        except HomeAssistantError as err:  # media_source.Unresolvable, mostly
+            raise _unresolvable(original_media_id, err) from err
+        try:
+            url = async_process_play_media_url(self.hass, media_id)
+        except HomeAssistantError as err:  # no URL of Home Assistant the gateway could use
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="media_no_url",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        try:
+            check_media_url(url)  # e.g. a relative path that is not Home Assistant's
+        except PayloadError as err:
+            raise _unresolvable(original_media_id, err) from err
         return AssistSatelliteAnnouncement(
             message=message,
-            media_id="",
-            original_media_id="",
+            media_id=url,
+            original_media_id=original_media_id,
             tts_token=None,
-            media_id_source="tts",
+            media_id_source=source,
             preannounce_media_id=preannounce_media_id,
         )
 
@@ -162,15 +198,30 @@ class NailaSatellite(NailaEntity, AssistSatelliteEntity):
         self, command: DeviceCommand, announcement: AssistSatelliteAnnouncement
     ) -> None:
         sound = Sound.CHIME if announcement.preannounce_media_id else None
-        await self.async_speak(command, announcement.message, sound)
+        await self.async_speak(command, announcement.message, sound, announcement.media_id or None)
 
-    async def async_speak(self, command: DeviceCommand, message: str, sound: Sound | None) -> None:
-        """Publish a spoken command and wait for the device's `announced`."""
+    async def async_speak(
+        self,
+        command: DeviceCommand,
+        message: str,
+        sound: Sound | None,
+        media_url: str | None = None,
+    ) -> None:
+        """Publish a spoken command and wait for the device's `announced`.
+
+        With `media_url` the gateway fetches and plays that audio (`message` describes it).
+        """
         check_can_speak(self.hub, self._device_id)
         request = CommandMessage(
-            command, request_id=f"sat_{uuid.uuid4().hex[:16]}", message=message, sound=sound
+            command,
+            request_id=f"sat_{uuid.uuid4().hex[:16]}",
+            message=message,
+            sound=sound,
+            media_url=media_url,
         )
-        wait = DEFAULT_ANNOUNCE_TIMEOUT + SECONDS_PER_CHARACTER * len(message)
+        wait = DEFAULT_ANNOUNCE_TIMEOUT + (
+            MEDIA_WAIT_SECONDS if media_url else SECONDS_PER_CHARACTER * len(message)
+        )
         try:
             event = await self.hub.requests.async_command(self._device_id, request, wait)
         except TimeoutError as err:
@@ -181,13 +232,18 @@ class NailaSatellite(NailaEntity, AssistSatelliteEntity):
             ) from err
         if event.event != "announced":
             detail = event.data.get("message")
+            code = event.data.get("code")
+            placeholders = {
+                "device": self._device_id,
+                "message": detail[:300] if isinstance(detail, str) else event.event,
+            }
+            key = "announce_failed"
+            if media_url is not None and isinstance(code, str) and code.startswith("media_"):
+                key, placeholders["code"] = "media_failed", code
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
-                translation_key="announce_failed",
-                translation_placeholders={
-                    "device": self._device_id,
-                    "message": detail[:300] if isinstance(detail, str) else event.event,
-                },
+                translation_key=key,
+                translation_placeholders=placeholders,
             )
 
     # ---- timers ----------------------------------------------------------------------
@@ -207,3 +263,11 @@ class NailaSatellite(NailaEntity, AssistSatelliteEntity):
             await self.async_speak(DeviceCommand.ANNOUNCE, message, Sound.TIMER)
         except HomeAssistantError as err:
             _LOGGER.warning("Timer could not ring on %s: %s", self._device_id, err)
+
+
+def _unresolvable(media_id: str, err: Exception) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="media_unresolvable",
+        translation_placeholders={"media": media_id[:300], "error": str(err)[:300]},
+    )

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yarl
 from homeassistant.components import conversation
 from homeassistant.components.assist_pipeline.pipeline import (
     async_get_pipeline,
     async_update_pipeline,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.naila.const import DOMAIN
 
@@ -89,19 +93,165 @@ async def test_announce_plays_on_the_device_with_the_chime(
     assert hass.states.get(SATELLITE).state == "idle"
 
 
-async def test_announce_of_a_media_file_is_refused(
-    hass: HomeAssistant, speaker: MockConfigEntry, responder
+@pytest.fixture
+async def media(hass: HomeAssistant, speaker: MockConfigEntry, tmp_path: Path) -> Path:
+    """HA's media source with a local folder, and the internal URL HA gives out for it."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "doorbell.mp3").write_bytes(b"ID3")
+    hass.config.media_dirs = {"local": str(folder)}
+    await async_process_ha_core_config(hass, {"internal_url": "http://192.168.1.5:8123"})
+    assert await async_setup_component(hass, "media_source", {})
+    return folder
+
+
+def gateway_error(code: str, message: str):
+    def _answer(topic: str, command: dict[str, Any]):
+        return (
+            "naila/devices/kitchen_speaker/events",
+            {
+                "event": "error",
+                "device_id": "kitchen_speaker",
+                "request_id": command["request_id"],
+                "code": code,
+                "message": message,
+            },
+        )
+
+    return _answer
+
+
+async def test_announce_of_a_media_source_plays_its_signed_url(
+    hass: HomeAssistant, media: Path, responder, mqtt, snapshot: SnapshotAssertion
+) -> None:
+    await responder(COMMAND_TOPIC, gateway_announced)
+    await hass.services.async_call(
+        "assist_satellite",
+        "announce",
+        {"entity_id": SATELLITE, "media_id": "media-source://media_source/local/doorbell.mp3"},
+        blocking=True,
+    )
+    [(_, command)] = responder.requests
+    url = yarl.URL(command["media_url"])
+    signature = url.query["authSig"]  # HA signed it: the gateway fetches it without a token
+    assert url.with_query(None) == yarl.URL("http://192.168.1.5:8123/media/local/doorbell.mp3")
+    [wire] = [c.args[1] for c in mqtt.async_publish.call_args_list if c.args[0] == COMMAND_TOPIC]
+    assert isinstance(wire, bytes)
+    assert (
+        wire.replace(command["request_id"].encode(), b"<id>").replace(signature.encode(), b"<sig>")
+        == snapshot
+    )
+    assert hass.states.get(SATELLITE).state == "idle"
+
+
+async def test_announce_of_a_url_without_preannounce(
+    hass: HomeAssistant, media: Path, responder
+) -> None:
+    await responder(COMMAND_TOPIC, gateway_announced)
+    await hass.services.async_call(
+        "assist_satellite",
+        "announce",
+        {
+            "entity_id": SATELLITE,
+            "media_id": "https://sounds.example.org/bell.ogg",
+            "message": "Doorbell",
+            "preannounce": False,
+        },
+        blocking=True,
+    )
+    [(_, command)] = responder.requests
+    assert command == {
+        "command": "announce",
+        "request_id": command["request_id"],
+        "message": "Doorbell",
+        "media_url": "https://sounds.example.org/bell.ogg",  # not Home Assistant's: as given
+    }
+
+
+async def test_media_the_gateway_cannot_play_fails_the_call(
+    hass: HomeAssistant, media: Path, responder
+) -> None:
+    await responder(COMMAND_TOPIC, gateway_error("media_not_audio", "not an audio file"))
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            "assist_satellite",
+            "announce",
+            {"entity_id": SATELLITE, "media_id": "http://192.168.1.9/page.html"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "media_failed"
+    assert str(err.value) == (
+        "The NAILA gateway could not play the media on kitchen_speaker (media_not_audio): "
+        "not an audio file"
+    )
+    assert hass.states.get(SATELLITE).state == "idle"
+
+
+@pytest.mark.parametrize(
+    "media_id",
+    ["media-source://nowhere/x", "bell.mp3"],
+)
+async def test_media_that_cannot_be_resolved_is_refused_at_once(
+    hass: HomeAssistant, media: Path, responder, media_id: str
 ) -> None:
     await responder(COMMAND_TOPIC, gateway_announced)
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
             "assist_satellite",
             "announce",
-            {"entity_id": SATELLITE, "media_id": "http://example.invalid/a.mp3"},
+            {"entity_id": SATELLITE, "media_id": media_id},
             blocking=True,
         )
-    assert err.value.translation_key == "media_not_supported"
+    assert err.value.translation_key == "media_unresolvable"
     assert responder.requests == []
+
+
+async def test_media_without_a_home_assistant_url_is_refused(
+    hass: HomeAssistant, speaker: MockConfigEntry, responder, tmp_path: Path
+) -> None:
+    hass.config.media_dirs = {"local": str(tmp_path)}
+    (tmp_path / "doorbell.mp3").write_bytes(b"ID3")
+    assert await async_setup_component(hass, "media_source", {})
+    await responder(COMMAND_TOPIC, gateway_announced)
+    # HA served over TLS with neither an internal nor an external URL set: no URL to give out
+    assert hass.config.api is not None
+    hass.config.api.use_ssl = True
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            "assist_satellite",
+            "announce",
+            {"entity_id": SATELLITE, "media_id": "media-source://media_source/local/doorbell.mp3"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "media_no_url"
+    assert responder.requests == []
+
+
+async def test_start_conversation_with_a_media_prompt(
+    hass: HomeAssistant, media: Path, responder
+) -> None:
+    agent = _Agent()
+    conversation.async_set_agent(hass, media_entry(hass), agent)
+    await async_update_pipeline(
+        hass, async_get_pipeline(hass), conversation_engine=media_entry(hass).entry_id
+    )
+    await responder(COMMAND_TOPIC, gateway_announced)
+    await hass.services.async_call(
+        "assist_satellite",
+        "start_conversation",
+        {"entity_id": SATELLITE, "start_media_id": "http://192.168.1.9/question.wav"},
+        blocking=True,
+    )
+    [(_, command)] = responder.requests
+    assert command["command"] == "start_conversation"
+    assert command["media_url"] == "http://192.168.1.9/question.wav"
+    assert command["sound"] == "chime"
+    conversation.async_unset_agent(hass, media_entry(hass))
+
+
+def media_entry(hass: HomeAssistant) -> MockConfigEntry:
+    [entry] = hass.config_entries.async_entries(DOMAIN)
+    return entry  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize(
