@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -18,8 +17,9 @@ from naila_gateway.http.server import HttpFrontend
 from naila_gateway.ice_addresses import IceAddressFilter
 from naila_gateway.listening import ListeningPreferences
 from naila_gateway.metrics import GatewayMetrics, MetricsReporter
-from naila_gateway.peer import PeerSession, SessionLogger
+from naila_gateway.peer import PeerSession
 from naila_gateway.server_client import ServerClient
+from naila_gateway.session_factory import SessionFactory
 from naila_gateway.signaling import (
     BadMessage,
     parse_answer,
@@ -27,7 +27,6 @@ from naila_gateway.signaling import (
     parse_status,
 )
 from naila_gateway.signaling_limit import SignalingLimiter
-from naila_gateway.voice import VoiceSession
 from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, unique_client_id
 from naila_protocol.tasks import TaskSet, cancel_and_wait
 from naila_protocol.topics import QOS_RELIABLE, QOS_TELEMETRY, Topics, is_valid_device_id
@@ -78,6 +77,14 @@ class Gateway:
         """Each device's listening mode and wake word (status, settings, commands)."""
         self.control = DeviceControl(self.listening, self.sessions, self.publish_event)
         """Device commands and listening choices."""
+        self._factory = SessionFactory(
+            config,
+            server=self.server,
+            metrics=self.metrics,
+            listening=self.listening,
+            publish_event=self.publish_event,
+            on_closed=self._on_session_closed,
+        )
         self.signaling_limit = SignalingLimiter(config.signaling_rate, config.signaling_burst)
         self._reporter = MetricsReporter(config.gateway_id, self.metrics)
         self._device_locks: dict[str, asyncio.Lock] = {}
@@ -243,41 +250,14 @@ class Gateway:
         self, device_id: str, status_payload: bytes, *, audio: bool, camera: bool
     ) -> PeerSession:
         """A device's new session (registered as its current one), not yet negotiated."""
-        session_id = uuid.uuid4().hex[:12]
-        log = SessionLogger(_LOGGER, {"device_id": device_id, "session_id": session_id})
-
-        def publish(event: str, **fields: Any) -> None:
-            self.publish_event(device_id, event, **fields)
-
-        voice = VoiceSession(
-            device_id,
-            self.config,
-            server=self.server,
-            publish=publish,
-            metrics=self.metrics,
-            logger=log,
-            listening=self.listening.of(device_id),
-            speaker=parse_status(device_id, status_payload).has_speaker,
-        )
-        session = PeerSession(
-            device_id,
-            session_id,
-            voice,
-            ice_servers=self.config.ice_servers,
-            jitter_frames=self.config.jitter_frames,
-            status_payload=status_payload,
-            audio=audio,
-            camera=camera,
-            video_sink=self.server,
-            video_config=self.config.video,
-            on_closed=self._on_session_closed,
-            on_connected=lambda s: self.publish_event(
-                s.device_id, "session_started", session_id=s.session_id
-            ),
-            logger=log,
-        )
+        session = self._factory.session(device_id, status_payload, audio=audio, camera=camera)
         self.sessions[device_id] = session
         return session
+
+    def new_microphone(self, host: PeerSession, *, camera: bool) -> PeerSession:
+        """A microphone-only session joining `host`, its device's current session with a
+        speaker (not the device's current session; it ends with `host`)."""
+        return self._factory.microphone(host, camera=camera)
 
     async def _open_session(
         self, device_id: str, status_payload: bytes, *, audio: bool, camera: bool

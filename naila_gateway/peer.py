@@ -126,10 +126,15 @@ class PeerSession:
         on_closed: Callable[[PeerSession], Awaitable[None]],
         on_connected: Callable[[PeerSession], None] | None = None,
         logger: logging.LoggerAdapter[logging.Logger],
+        host: PeerSession | None = None,
     ) -> None:
         self.device_id = device_id
         self.session_id = session_id
         self.voice = voice
+        self.host = host
+        """Set on a microphone session: the device's session whose voice (and speaker) it feeds."""
+        self.microphone: PeerSession | None = None
+        """A microphone session feeding this session's voice: its own audio is not listened to."""
         self.status_payload = status_payload
         """The device status message that opened this session."""
         self.log = logger
@@ -181,7 +186,7 @@ class PeerSession:
         first.direction = "sendrecv" if media.hears_replies else "recvonly"
         if media.hears_replies:
             first.sender.replaceTrack(self.voice.track)
-        else:  # nobody listens: play replies into the void so they finish like heard ones
+        elif self.host is None:  # nobody listens: replies play into the void and finish
             self._spawn(self._drain(self.voice.track))
         set_jitter_depth(first.receiver, self._jitter_frames)
         for transceiver in self.pc.getTransceivers():
@@ -234,6 +239,8 @@ class PeerSession:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if self.microphone is not None:
+                continue  # the device's microphone session speaks for it
             try:
                 await self.voice.feed(to_mono(frame))  # type: ignore[arg-type]
             except Exception:
@@ -246,6 +253,25 @@ class PeerSession:
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self._tasks.spawn(coro, name=f"{self.device_id} media")
+
+    @property
+    def speaks(self) -> bool:
+        """A live session of a device that plays replies (a microphone session may join it)."""
+        return (
+            self.host is None
+            and self.audio
+            and self.voice.speaker
+            and not self._closing
+            and self.state in ("new", "connecting", "connected")
+        )
+
+    async def join(self, host: PeerSession) -> None:
+        """Become `host`'s microphone: this session's own voice ends, its audio feeds host's."""
+        if self.host is None:
+            await self.voice.close()
+        self.host, self.voice = host, host.voice
+        host.microphone = self
+        self.log.info("now the microphone of session %s", host.session_id)
 
     async def _on_state(self) -> None:
         state = self.pc.connectionState
@@ -266,7 +292,12 @@ class PeerSession:
             return
         self._closing = True
         self.close_reason = reason
-        await self.voice.close()
+        if self.microphone is not None:
+            await self.microphone.close(reason=f"speaker session {reason}")
+        if self.host is None:
+            await self.voice.close()
+        elif self.host.microphone is self:
+            self.host.microphone = None
         if self.video_consumer is not None:
             await self.video_consumer.stop()
         await self.pc.close()

@@ -1,7 +1,9 @@
 """WHIP (RFC 9725) signaling: POST an SDP offer, get the answer; DELETE ends; PATCH trickles.
 
 A WHIP session is an ordinary gateway session of its device id (one per device, events and
-commands as for MQTT devices); the gateway publishes the device's status on its behalf.
+commands as for MQTT devices); the gateway publishes the device's status on its behalf. A
+`sendonly` offer for a device whose current session has a speaker (over WHIP or MQTT) joins
+that session as its microphone: one voice per device, replies play on the speaker.
 """
 
 from __future__ import annotations
@@ -75,7 +77,10 @@ class WhipEndpoint:
         ]
 
     def http_sessions(self) -> list[PeerSession]:
-        return [s for s in self.gateway.sessions.values() if s.over_http]
+        """Every session opened over HTTP, microphones joined to a device's session included."""
+        sessions = list(self.gateway.sessions.values())
+        sessions += [s.microphone for s in sessions if s.microphone is not None]
+        return [s for s in sessions if s.over_http]
 
     async def options(self, request: web.Request) -> web.Response:
         return web.Response(status=204, headers={"Accept-Post": SDP_TYPE})
@@ -95,65 +100,108 @@ class WhipEndpoint:
             media = OfferMedia.of(sdp)
         except OfferRejected as err:
             raise ApiError(400, err.code, str(err)) from None
-        name, zone = _label(request, "name"), _label(request, "zone")
-        mode = _choice(request, "listening_mode", ListeningMode)
-        wake_word = _choice(request, "wake_word", WakeWord)
+        capabilities = (
+            {Capability.AUDIO, Capability.SPEAKER} if media.hears_replies else {Capability.AUDIO}
+        )
+        if media.sends_video:
+            capabilities.add(Capability.CAMERA)
+        status = DeviceStatus(
+            device_id,
+            online=True,
+            capabilities=frozenset(capabilities),
+            name=_label(request, "name"),
+            zone=_label(request, "zone"),
+            listening_mode=_choice(request, "listening_mode", ListeningMode),
+            wake_word=_choice(request, "wake_word", WakeWord),
+            timestamp=utc_timestamp(),
+        ).to_json()
         async with self.gateway.device_turn(device_id):
             current = self.gateway.sessions.get(device_id)
-            others = [s for s in self.http_sessions() if s is not current]
-            if len(others) >= self.max_sessions:
-                raise ApiError(429, "too_many_sessions", f"{self.max_sessions} sessions already")
-            if current is not None:
-                await current.close(reason="replaced")
-            capabilities = (
-                {Capability.AUDIO, Capability.SPEAKER}
-                if media.hears_replies
-                else {Capability.AUDIO}
-            )
-            if media.sends_video:
-                capabilities.add(Capability.CAMERA)
-            status = DeviceStatus(
-                device_id,
-                online=True,
-                capabilities=frozenset(capabilities),
-                name=name,
-                zone=zone,
-                listening_mode=mode,
-                wake_word=wake_word,
-                timestamp=utc_timestamp(),
-            ).to_json()
-            session = self.gateway.new_session(
-                device_id, status, audio=True, camera=media.sends_video
-            )
-            session.over_http = True
-            try:
-                answer = await session.accept_offer(sdp, media)
-            except OfferRejected as err:
-                await session.close(reason="offer rejected")
-                raise ApiError(400, err.code, str(err)) from None
-            except Exception:
-                session.log.exception("could not answer the offer")
-                await session.close(reason="offer failed")
-                raise ApiError(500, "internal", "could not answer the offer") from None
-            self._publish_status(device_id, status)
-        session.log.info("WHIP session opened (%s)", "sendrecv" if media.hears_replies else "recv")
+            if not media.hears_replies and current is not None and current.speaks:
+                session = await self._join(current, sdp, media)
+            else:
+                session = await self._open(device_id, current, sdp, media, status)
         prefix = request.headers.get("X-Ingress-Path", "") if self.behind_proxy(request) else ""
         location = f"{prefix.rstrip('/')}{request.path}/{session.session_id}"
         return web.Response(
             status=201,
-            body=answer.encode(),
+            body=session.pc.localDescription.sdp.encode(),
             content_type=SDP_TYPE,
             headers={"Location": location, "ETag": f'"{session.session_id}"'},
         )
 
+    def _check_room(self, replaced: PeerSession | None) -> None:
+        others = [s for s in self.http_sessions() if s is not replaced]
+        if len(others) >= self.max_sessions:
+            raise ApiError(429, "too_many_sessions", f"{self.max_sessions} sessions already")
+
+    async def _answer(self, session: PeerSession, sdp: str, media: OfferMedia) -> None:
+        """Answer the offer on a new session; closed again (and a 4xx/5xx) if that fails."""
+        session.over_http = True
+        try:
+            await session.accept_offer(sdp, media)
+        except OfferRejected as err:
+            await session.close(reason="offer rejected")
+            raise ApiError(400, err.code, str(err)) from None
+        except Exception:
+            session.log.exception("could not answer the offer")
+            await session.close(reason="offer failed")
+            raise ApiError(500, "internal", "could not answer the offer") from None
+
+    async def _join(self, host: PeerSession, sdp: str, media: OfferMedia) -> PeerSession:
+        """A microphone for the device's speaker session (replacing its previous one)."""
+        self._check_room(host.microphone)
+        if host.microphone is not None:
+            await host.microphone.close(reason="replaced")
+        session = self.gateway.new_microphone(host, camera=media.sends_video)
+        await self._answer(session, sdp, media)
+        session.log.info("WHIP microphone of session %s opened", host.session_id)
+        return session
+
+    async def _open(
+        self,
+        device_id: str,
+        current: PeerSession | None,
+        sdp: str,
+        media: OfferMedia,
+        status: bytes,
+    ) -> PeerSession:
+        """The device's new current session (`status` published for it)."""
+        # a microphone-only WHIP session stays, as the microphone of a session that can speak
+        stays = (
+            current is not None
+            and media.hears_replies
+            and current.over_http
+            and not current.voice.speaker
+            and current.microphone is None
+        )
+        self._check_room(None if stays else current)
+        if current is not None and not stays:
+            await current.close(reason="replaced")
+        session = self.gateway.new_session(device_id, status, audio=True, camera=media.sends_video)
+        try:
+            await self._answer(session, sdp, media)
+        except ApiError:
+            if stays and current is not None:  # the microphone-only session goes on as it was
+                self.gateway.sessions[device_id] = current
+                self._publish_status(device_id, current.status_payload)
+            raise
+        if stays and current is not None:
+            await current.join(session)
+        self._publish_status(device_id, status)
+        session.log.info("WHIP session opened (%s)", "sendrecv" if media.hears_replies else "recv")
+        return session
+
     def _session(self, request: web.Request) -> PeerSession:
         device_id = device_id_of(request)
-        session = self.gateway.sessions.get(device_id)
-        if session is None or not session.over_http:
+        current = self.gateway.sessions.get(device_id)
+        sessions = [s for s in (current, current and current.microphone) if s and s.over_http]
+        if not sessions:
             raise ApiError(404, "unknown_session", f"device {device_id!r} has no WHIP session")
-        if session.session_id != request.match_info["session_id"]:
-            raise ApiError(404, "unknown_session", "that session is not the device's current one")
-        return session
+        for session in sessions:
+            if session.session_id == request.match_info["session_id"]:
+                return session
+        raise ApiError(404, "unknown_session", "that session is not one of the device's")
 
     async def delete_session(self, request: web.Request) -> web.Response:
         session = self._session(request)
@@ -185,6 +233,8 @@ class WhipEndpoint:
         self.gateway.mqtt.publish(topic, status, qos=QOS_RELIABLE, retain=True)
 
     def _session_closed(self, session: PeerSession) -> None:
+        if session.host is not None:
+            return  # a microphone: the device stays online on its speaker session
         offline = DeviceStatus.from_json(session.status_payload, session.device_id)
         status = DeviceStatus(
             session.device_id,
