@@ -1,7 +1,7 @@
 """The utterance being spoken on one device: its audio on the way to the AI server.
 
-`AI_SERVER_PROTOCOL=stream`: CHUNK frames while it is spoken (and a TURN subscription for the
-server's end-of-turn verdicts), then a FINAL; `basic`: one frame once it ended. Audio leaves at
+`AI_SERVER_PROTOCOL=stream`: CHUNK frames while it is spoken (and PARTIAL and TURN
+subscriptions for the server's partial transcripts and end-of-turn verdicts), then a FINAL; `basic`: one frame once it ended. Audio leaves at
 `AUDIO_SAMPLE_RATE`, resampled from WebRTC's 48 kHz.
 """
 
@@ -79,10 +79,13 @@ class UtteranceUplink:
         if not await self.server.send(frame):
             self.broken = True
             return
-        if not self.streamed and self._semantic_turn:
-            subscribe = Frame(self.device_id, self.config.sample_rate, frame.request_id)
-            subscribe.kind = FrameKind.TURN
-            await self.server.send(subscribe)  # ask for the server's end-of-turn verdicts
+        if not self.streamed:
+            # ask for the server's partial transcripts (and end-of-turn verdicts) at pauses
+            kinds = [FrameKind.PARTIAL, *([FrameKind.TURN] if self._semantic_turn else [])]
+            for kind in kinds:
+                await self.server.send(
+                    Frame(self.device_id, self.config.sample_rate, frame.request_id, kind)
+                )
         self.streamed = True
 
     def finish(self, frames: list[np.ndarray]) -> Frame | None:

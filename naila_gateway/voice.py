@@ -25,8 +25,8 @@ from naila_gateway.server_client import RequestListener, ServerClient
 from naila_gateway.uplink import UtteranceUplink
 from naila_gateway.utterance import UtteranceDetector, UtteranceEvent
 from naila_gateway.vad import make_vad
-from naila_protocol.framing import Frame, FrameKind, TurnVerdict
-from naila_protocol.payloads import state_event, wake_event
+from naila_protocol.framing import Frame, FrameKind, PartialTranscript, TurnVerdict
+from naila_protocol.payloads import state_event, transcript_event, wake_event
 from naila_protocol.vocab import DeviceState, ListeningMode, Sound
 
 __all__ = ["EventPublisher", "VoiceSession"]
@@ -267,9 +267,24 @@ class VoiceSession(RequestListener):
         self.log.debug("turn verdict for %s: %s", frame.request_id, verdict)
         self.turn.on_verdict(verdict)
 
+    def _on_partial(self, frame: Frame) -> None:
+        """A partial transcript of the utterance being spoken: shown, never acted on."""
+        if frame.request_id != self.uplink.request_id:
+            return  # the utterance ended: its final transcript comes with the reply
+        try:
+            partial = PartialTranscript.from_frame(frame)
+        except (ValueError, TypeError, UnicodeDecodeError) as err:
+            self.log.warning("malformed PARTIAL body for %s: %s", frame.request_id, err)
+            return
+        self._publish_payload(
+            transcript_event(frame.request_id, partial.text, audio_ms=partial.audio_ms)
+        )
+
     def on_reply_frame(self, frame: Frame) -> None:
         if frame.kind is FrameKind.TURN:
             self._on_turn(frame)
+        elif frame.kind is FrameKind.PARTIAL:
+            self._on_partial(frame)
         else:
             self.replies.on_frame(frame)
 

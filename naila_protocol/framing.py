@@ -6,6 +6,7 @@ Basic form, both directions::
 
 Extensions add a fifth header field, the frame kind. A peer that sends only basic
 frames only ever receives basic frames, so the basic form keeps working unchanged.
+The JSON bodies of END, TURN and PARTIAL frames are `naila_protocol.frame_bodies`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,43 @@ import contextlib
 import enum
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from naila_protocol.frame_bodies import TURN_DISABLED, PartialTranscript, ReplySummary, TurnVerdict
 from naila_protocol.topics import is_valid_device_id
+
+__all__ = [
+    "AUDIO_KINDS",
+    "BODY_TIMEOUT_S",
+    "BYTES_PER_SAMPLE",
+    "DEFAULT_AUDIO_PORT",
+    "HEADER_START_BYTES",
+    "JSON_KINDS",
+    "MAX_AUDIO_SECONDS",
+    "MAX_HEADER_BYTES",
+    "MAX_JSON_BYTES",
+    "MAX_VIDEO_FRAME_BYTES",
+    "NO_REQUEST",
+    "PING_FRAME",
+    "SUPPORTED_SAMPLE_RATES",
+    "TURN_DISABLED",
+    "ErrorCode",
+    "Frame",
+    "FrameError",
+    "FrameKind",
+    "Header",
+    "PartialTranscript",
+    "ReplySummary",
+    "TurnVerdict",
+    "encode_frame",
+    "encode_header",
+    "error_frame",
+    "is_valid_id",
+    "max_audio_bytes",
+    "parse_header",
+    "read_frame",
+]
 
 DEFAULT_AUDIO_PORT = 9999
 """TCP port of the AI server's audio socket (the gateway connects to it)."""
@@ -68,12 +102,15 @@ class FrameKind(enum.StrEnum):
     TURN = "turn"
     """Gateway -> server (empty): send verdicts for this chunked request; server -> gateway,
     at each pause of it: is the turn over? (TurnVerdict)."""
+    PARTIAL = "partial"
+    """Gateway -> server (empty): send partial transcripts of this chunked request; server ->
+    gateway, at a pause of it: the speculative transcript so far (PartialTranscript)."""
 
 
 AUDIO_KINDS = frozenset(
     {FrameKind.BASIC, FrameKind.STREAM, FrameKind.CHUNK, FrameKind.FINAL, FrameKind.AUDIO}
 )
-JSON_KINDS = frozenset({FrameKind.END, FrameKind.ERROR, FrameKind.TURN})
+JSON_KINDS = frozenset({FrameKind.END, FrameKind.ERROR, FrameKind.TURN, FrameKind.PARTIAL})
 
 
 class ErrorCode(enum.StrEnum):
@@ -137,104 +174,6 @@ class Frame:
         if not isinstance(value, dict):
             raise ValueError("frame body is not a JSON object")
         return value
-
-
-@dataclass(slots=True)
-class ReplySummary:
-    """Body of an END frame: what the gateway may show or publish about a reply."""
-
-    status: str = "ok"
-    """'ok', 'empty' (silence/noise), 'cancelled' or 'error'."""
-    transcript: str = ""
-    reply: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-    """stt_ms, llm_first_token_ms, tts_first_chunk_ms, first_audio_ms, total_ms, ha_ms."""
-    route: str | None = None
-    """Who answered: a `naila_protocol.vocab.ReplyRoute` value (None: not routed)."""
-    route_reason: str | None = None
-    """Why: a `naila_protocol.vocab.RouteReason` value or Home Assistant's error code."""
-
-    def to_json(self) -> bytes:
-        data: dict[str, object] = {
-            "status": self.status,
-            "transcript": self.transcript,
-            "reply": self.reply,
-            "timings": self.timings,
-        }
-        if self.route is not None:
-            data.update(route=self.route, route_reason=self.route_reason)
-        return json.dumps(data).encode()
-
-    @classmethod
-    def from_frame(cls, frame: Frame) -> ReplySummary:
-        data = frame.json()
-        return cls(
-            status=str(data.get("status", "ok")),
-            transcript=str(data.get("transcript", "")),
-            reply=str(data.get("reply", "")),
-            timings={k: float(v) for k, v in dict(data.get("timings", {})).items()},
-            route=_opt_text(data.get("route")),
-            route_reason=_opt_text(data.get("route_reason")),
-        )
-
-
-def _opt_text(value: object) -> str | None:
-    return value[:64] if isinstance(value, str) and value else None
-
-
-TURN_DISABLED = "disabled"
-"""TurnVerdict.reason of a server without an end-of-turn model: no verdicts will follow."""
-
-
-@dataclass(slots=True)
-class TurnVerdict:
-    """Body of a TURN frame: the server's view of a pause in a chunked utterance."""
-
-    complete: bool | None
-    """True: the turn is over; False: wait for more; None: no opinion (fixed hang-over)."""
-    audio_ms: int
-    """Milliseconds of the request's audio the verdict covers (it ends at the pause)."""
-    reason: str = ""
-    """Which signal decided: text_incomplete, text_command, text_clause, audio, ..."""
-    probability: float | None = None
-    """The end-of-turn model's probability, when it ran."""
-    transcript: str = ""
-    """The speculative transcript the verdict read."""
-    timings: dict[str, float] = field(default_factory=dict)
-    """model_ms / text_ms: from the pause to the model's probability and to the transcript."""
-
-    def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "complete": self.complete,
-                "audio_ms": self.audio_ms,
-                "reason": self.reason,
-                "probability": self.probability,
-                "transcript": self.transcript,
-                "timings": self.timings,
-            }
-        ).encode()
-
-    @classmethod
-    def from_frame(cls, frame: Frame) -> TurnVerdict:
-        """Raises ValueError/TypeError for a body that is not a verdict."""
-        data = frame.json()
-        complete, audio_ms = data.get("complete"), data.get("audio_ms")
-        probability = data.get("probability")
-        if complete is not None and not isinstance(complete, bool):
-            raise ValueError("complete must be true, false or null")
-        if not isinstance(audio_ms, int) or isinstance(audio_ms, bool) or audio_ms < 0:
-            raise ValueError("audio_ms must be a non-negative integer")
-        if probability is not None and not isinstance(probability, int | float):
-            raise ValueError("probability must be a number or null")
-        return cls(
-            complete,
-            audio_ms,
-            str(data.get("reason", "")),
-            None if probability is None else float(probability),
-            str(data.get("transcript", "")),
-            {str(k): float(v) for k, v in dict(data.get("timings") or {}).items()},
-        )
 
 
 def is_valid_id(value: str) -> bool:

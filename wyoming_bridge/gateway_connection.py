@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 
 from naila_protocol.framing import (
     NO_REQUEST,
@@ -197,8 +196,8 @@ class GatewayConnection:
             await self._cancel(frame)
         elif kind is FrameKind.VIDEO:
             await self._video(frame)
-        elif kind is FrameKind.TURN:
-            await self._subscribe_turn(frame)
+        elif kind in (FrameKind.TURN, FrameKind.PARTIAL):
+            await self._subscribe(frame)
         elif kind is FrameKind.PING:
             pass  # a frame: the idle timer starts again
         elif kind is FrameKind.AUTH:
@@ -338,27 +337,28 @@ class GatewayConnection:
             reply(request, events), name=f"request {request.info.request_id}"
         )
 
-    async def _subscribe_turn(self, frame: Frame) -> None:
-        """TURN from the gateway: send end-of-turn verdicts for this chunked request."""
+    async def _subscribe(self, frame: Frame) -> None:
+        """TURN / PARTIAL from the gateway: send end-of-turn verdicts / partial transcripts of
+        this chunked request at its pauses."""
         request = self._requests.get(frame.request_id)
         if request is None or request.chunked is None or request.task is not None:
             await self.frames.reject(
                 frame, ErrorCode.UNKNOWN_REQUEST, "no chunked request in flight"
             )
             return
-        if self.turn is None:  # no opinion, ever: the gateway keeps its fixed hang-over
-            self._send_turn(request, TurnVerdict(None, 0, TURN_DISABLED))
-            return
-        request.chunked.on_turn = partial(self._send_turn, request)
+        if frame.kind is FrameKind.PARTIAL:
+            request.chunked.on_partial = lambda p: self._send_soon(request, frame.kind, p.to_json())
+        elif self.turn is None:  # no opinion, ever: the gateway keeps its fixed hang-over
+            self._send_soon(request, frame.kind, TurnVerdict(None, 0, TURN_DISABLED).to_json())
+        else:
+            request.chunked.on_turn = lambda v: self._send_soon(request, frame.kind, v.to_json())
 
-    def _send_turn(self, request: Request, verdict: TurnVerdict) -> None:
-        """A TURN frame for a chunked request still being spoken (written by an owned task)."""
+    def _send_soon(self, request: Request, kind: FrameKind, body: bytes) -> None:
+        """A frame for a chunked request still being spoken (written by an owned task)."""
         if request.task is not None or self._requests.get(request.info.request_id) is not request:
             return
         info = request.info
-        frame = Frame(info.device_id, request.rate, info.request_id, FrameKind.TURN)
-        frame.payload = verdict.to_json()
-        self.frames.send_soon(frame)
+        self.frames.send_soon(Frame(info.device_id, request.rate, info.request_id, kind, body))
 
     def _forget(self, request: Request) -> None:
         """The request is over: out of the table, its timer and speculation stopped."""

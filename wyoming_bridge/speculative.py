@@ -17,7 +17,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from naila_protocol.framing import TurnVerdict
+from naila_protocol.framing import PartialTranscript, TurnVerdict
 from naila_protocol.settings import setting
 from naila_protocol.tasks import TaskSet
 
@@ -127,6 +127,10 @@ class ChunkedUtterance:
         self.turn = turn
         self.on_turn: Callable[[TurnVerdict], None] | None = None
         """Set when the gateway asked for TURN frames: called with each pause's verdict."""
+        self.on_partial: Callable[[PartialTranscript], None] | None = None
+        """Set when the gateway asked for PARTIAL frames: called with each new speculative
+        transcript (never acted on: only the reply's final transcript is)."""
+        self._last_partial = ""
         self._judge: asyncio.Task[None] | None = None
         self.info = info
         self.rate = rate
@@ -218,6 +222,19 @@ class ChunkedUtterance:
             )
         if self.turn is not None and self.on_turn is not None:
             self._judge = self._tasks.spawn(self._judge_pause(text, audio), name="turn")
+        if self.on_partial is not None:
+            audio_ms = len(audio) * 1000 // (2 * self.rate)
+            self._tasks.spawn(self._report_partial(text, audio_ms), name="partial transcript")
+
+    async def _report_partial(self, transcript: asyncio.Task[str], audio_ms: int) -> None:
+        """Send this pause's transcript once it is known, if it says something new."""
+        await asyncio.wait({transcript})  # its own failure or cancellation is not ours
+        if transcript.cancelled() or transcript.exception() is not None:
+            return
+        text = transcript.result().strip()
+        if text and text != self._last_partial and self.on_partial is not None:
+            self._last_partial = text
+            self.on_partial(PartialTranscript(text, audio_ms))
 
     async def _judge_pause(self, transcript: asyncio.Task[str], audio: bytes) -> None:
         """Send the end-of-turn verdict of this pause (nothing if speech resumed first)."""

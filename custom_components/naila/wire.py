@@ -429,3 +429,15 @@ def state_event(state: DeviceState) -> dict[str, Any]:
 def wake_event(model: WakeWord | str) -> dict[str, Any]:
     """The `wake` device event (the wake word was heard)."""
     return {"event": "wake", "model": str(model)}
+
+
+def transcript_event(request_id: str, text: str, *, audio_ms: int) -> dict[str, Any]:
+    """The `transcript` device event: a partial (speculative) transcript of an utterance still
+    being spoken; the final one is the `reply` event's `transcript`."""
+    return {
+        "event": "transcript",
+        "request_id": request_id,
+        "text": text[:MAX_TEXT_CHARS],
+        "final": False,
+        "audio_ms": audio_ms,
+    }

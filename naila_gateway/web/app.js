@@ -101,6 +101,14 @@ function addTurn(you, naila, timing) {
   return small;
 }
 
+// The live (partial) transcript of the utterance being spoken; the reply's final one replaces it.
+function showLive(text, requestId) {
+  const live = $("live");
+  live.textContent = text;
+  live.dataset.requestId = requestId || "";
+  live.hidden = !text;
+}
+
 // One spoken turn: speech end (mic clock), first reply sample heard, the gateway's reply event.
 let pending = null;
 function showTiming(turn) {
@@ -164,6 +172,9 @@ function onEvent(event) {
       pending = { speechEnd: page.lastSpeechAt, heardAt: null, record: null, requestId: event.request_id };
       setState("thinking");
       break;
+    case "transcript":
+      if (event.final === false) showLive(event.text || "", event.request_id);
+      break;
     case "wake":
       say(`wake word: ${event.model || event.wake_word || ""}`);
       break;
@@ -177,6 +188,7 @@ function onEvent(event) {
         first_audio_ms: event.first_audio_ms, heard_ms: null,
         timings: event.timings || {}, gateway_timings: event.gateway_timings || {} };
       page.turns.push(record);
+      showLive("", null);
       const gatewayText = event.first_audio_ms != null
         ? `first audio ${Math.round(event.first_audio_ms)} ms (gateway)` : "";
       const timingEl = addTurn(event.transcript || "", event.reply || "", gatewayText);
@@ -188,12 +200,14 @@ function onEvent(event) {
     }
     case "interrupted":
       pending = null;
+      if ($("live").dataset.requestId === event.request_id) showLive("", null);
       setState("listening");
       break;
     case "error":
     case "server_unavailable":
     case "timeout":
       pending = null;
+      showLive("", null);
       say(`${event.event}: ${event.message || event.code || ""}`);
       setState("listening");
       break;

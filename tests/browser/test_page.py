@@ -102,9 +102,17 @@ async def test_push_to_talk_only_listens_while_held(open_page) -> None:
     await page.page.mouse.down()
     await page.screenshot("push-to-talk-held")
     await page.say(spoken_wav(QUESTION))
-    await asyncio.sleep(0.5)
+    # still held after the question: the server's partial transcript shows live
+    live = await page.wait(
+        "!document.querySelector('#live').hidden && document.querySelector('#live').textContent",
+        within=60,
+    )
+    assert "capital" in live.lower()
+    await page.screenshot("push-to-talk-live-transcript")
     await page.page.mouse.up()
-    await page.wait("nailaPage.turns.length >= 1", within=120)
+    turn = await page.wait("nailaPage.turns.length >= 1 && nailaPage.turns[0]", within=120)
+    assert "capital" in turn["transcript"].lower()
+    assert await page.page.locator("#live").is_hidden()  # replaced by the final transcript
 
 
 async def test_camera_and_mute_toggle(open_page, stack) -> None:

@@ -18,6 +18,7 @@ from naila_protocol.framing import (
     Frame,
     FrameError,
     FrameKind,
+    PartialTranscript,
     ReplySummary,
     TurnVerdict,
     encode_frame,
@@ -47,6 +48,10 @@ class ReplyServer:
     turn: bool | bytes | None = None
     """Answer TURN subscriptions: a verdict `complete` = this at each pause (bytes: that body)."""
     turn_delay: float = 0.05
+    partial: str | bytes | None = None
+    """Answer PARTIAL subscriptions: this transcript at each pause (bytes: that body)."""
+    partials_sent: int = 0
+    """PARTIAL frames written (before any later frame of their request)."""
     """Seconds from a pause (150 ms of quiet chunks) to its verdict (stands in for STT)."""
     received: list[Frame] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
@@ -55,7 +60,9 @@ class ReplyServer:
     refused: list[bytes] = field(default_factory=list)
     """AUTH tokens (or first frames' bodies) answered with ERROR unauthorized."""
     _subscribed: dict[str, list[int]] = field(default_factory=dict)
-    """request_id -> [audio ms so far, quiet ms at its end, verdict sent for this pause]."""
+    """request_id -> [audio ms so far, quiet ms at its end, pause already answered]."""
+    _wanted: dict[str, set[FrameKind]] = field(default_factory=dict)
+    """request_id -> the subscriptions (TURN, PARTIAL) answered at its pauses."""
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -98,8 +105,11 @@ class ReplyServer:
                 self.received.append(frame)
                 if frame.kind is FrameKind.CANCEL:
                     self.cancelled.append(frame.request_id)
-                elif frame.kind is FrameKind.TURN and self.turn is not None:
-                    self._subscribed[frame.request_id] = [0, 0, True]
+                elif (frame.kind is FrameKind.TURN and self.turn is not None) or (
+                    frame.kind is FrameKind.PARTIAL and self.partial is not None
+                ):
+                    self._subscribed.setdefault(frame.request_id, [0, 0, True])
+                    self._wanted.setdefault(frame.request_id, set()).add(frame.kind)
                 elif frame.kind is FrameKind.CHUNK and frame.request_id in self._subscribed:
                     self._judge(frame, writer)
                 elif frame.kind in (
@@ -128,19 +138,28 @@ class ReplyServer:
             state[2] = False
         elif state[1] >= 150 and not state[2]:
             state[2] = True
-            body = self.turn if isinstance(self.turn, bytes) else None
-            verdict = TurnVerdict(bool(self.turn), state[0], "test")
-            reply = Frame(chunk.device_id, chunk.sample_rate, chunk.request_id, FrameKind.TURN)
-            reply.payload = body if body is not None else verdict.to_json()
-            task = asyncio.create_task(self._send_later(writer, reply))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            for kind in self._wanted.get(chunk.request_id, set()):
+                reply = Frame(chunk.device_id, chunk.sample_rate, chunk.request_id, kind)
+                reply.payload = self._pause_body(kind, state[0])
+                task = asyncio.create_task(self._send_later(writer, reply))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    def _pause_body(self, kind: FrameKind, audio_ms: int) -> bytes:
+        if kind is FrameKind.PARTIAL:
+            if isinstance(self.partial, bytes):
+                return self.partial
+            return PartialTranscript(self.partial or "", audio_ms).to_json()
+        if isinstance(self.turn, bytes):
+            return self.turn
+        return TurnVerdict(bool(self.turn), audio_ms, "test").to_json()
 
     async def _send_later(self, writer: asyncio.StreamWriter, frame: Frame) -> None:
         await asyncio.sleep(self.turn_delay)
         with contextlib.suppress(ConnectionError):
             writer.write(encode_frame(frame))
             await writer.drain()
+            self.partials_sent += frame.kind is FrameKind.PARTIAL
 
     async def _reply(self, request: Frame, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(self.first_delay)

@@ -20,6 +20,7 @@ from naila_protocol.framing import (
     ErrorCode,
     Frame,
     FrameKind,
+    PartialTranscript,
     ReplySummary,
     TurnVerdict,
     encode_frame,
@@ -33,6 +34,7 @@ from naila_protocol.payloads import (
     DeviceSettings,
     DeviceStatus,
     IntegrationStatus,
+    transcript_event,
 )
 from naila_protocol.vocab import ConversationMode, ListeningMode, ReplyRoute, RouteReason, WakeWord
 from tests.conftest import Broker
@@ -89,6 +91,13 @@ FRAMES = {
             timings={"model_ms": 35.5, "text_ms": 210.0},
         ).to_json(),
     ),
+    "partial": Frame(
+        "kitchen",
+        16000,
+        "r3",
+        FrameKind.PARTIAL,
+        PartialTranscript(text="turn on the", audio_ms=1200).to_json(),
+    ),
 }
 
 
@@ -138,6 +147,7 @@ PAYLOADS = {
         timestamp=WHEN,
     ).to_json(),
     "integration_status": IntegrationStatus(online=True, version="0.1.0", timestamp=WHEN).to_json(),
+    "transcript_event": json.dumps(transcript_event("r3", "turn on the", audio_ms=1200)).encode(),
 }
 
 
