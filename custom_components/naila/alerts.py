@@ -23,6 +23,7 @@ from .const import (
     QOS_RELIABLE,
     is_valid_name,
 )
+from .devices import readable_name
 from .models import (
     GATEWAY,
     SIGNAL_NEW_ALERT_SENSOR,
@@ -185,7 +186,7 @@ class NailaAlerts:
             identifiers={identifier},
             manufacturer=MANUFACTURER,
             model="Camera",
-            name=hub.readable_name(device_id),
+            name=readable_name(device_id),
             via_device=hub.identifier(GATEWAY),
         ).id
 

@@ -1,11 +1,12 @@
-"""The NAILA hub: MQTT subscriptions, parsed state, device registry and pending requests."""
+"""The NAILA hub: MQTT subscriptions, parsed state, the gateway's and server's status and
+metrics, and the parts that handle the rest (devices.py, alerts.py, relay.py, requests.py)."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.components import mqtt
@@ -24,7 +25,6 @@ from .const import (
     DEFAULT_OFF_DELAY,
     DEFAULT_PREFIX,
     DOMAIN,
-    EVENT_DEVICE_EVENT,
     MANUFACTURER,
     MAX_JSON_BYTES,
     MAX_MEDIA_BYTES,
@@ -32,36 +32,23 @@ from .const import (
     QOS_TELEMETRY,
     Topics,
 )
+from .devices import NailaDevices, log_transition
 from .models import (
     GATEWAY,
     GATEWAY_METRIC_KEYS,
     SERVER,
     SERVER_METRIC_KEYS,
     SIGNAL_CONNECTION,
-    SIGNAL_NEW_CAMERA,
-    SIGNAL_NEW_DEVICE,
-    SIGNAL_NEW_SATELLITE,
-    SIGNAL_NEW_VOICE_DEVICE,
-    device_events_key,
-    device_key,
     metrics_key,
-    snapshot_key,
     status_key,
 )
 from .payloads import (
     DeviceStatus,
     ServiceStatus,
     Snapshot,
-    check_device_id,
     decode_json,
-    match_filter,
-    parse_device_event,
-    parse_device_status,
     parse_metrics,
     parse_service_status,
-    parse_snapshot,
-    parse_upload_reply,
-    raw_payload,
 )
 from .relay import ConversationRelay
 from .requests import NailaRequests
@@ -106,6 +93,7 @@ class NailaHub:
         self.settings = DeviceSettingsStore(self)
         self.relay = ConversationRelay(self, version)
         self.alerts = NailaAlerts(self)
+        self.device_messages = NailaDevices(self)
 
     # ---- identifiers -------------------------------------------------------------
 
@@ -133,11 +121,6 @@ class NailaHub:
     def title(self, what: str) -> str:
         """A device name, with the prefix when it is not the default one."""
         return what if self.prefix == DEFAULT_PREFIX else f"{what} ({self.prefix})"
-
-    @staticmethod
-    def readable_name(device_id: str) -> str:
-        """Name of a device that gave none: its id in words, e.g. `kitchen_hub` -> Kitchen Hub."""
-        return device_id.replace("_", " ").replace("-", " ").title()
 
     # ---- lifecycle ---------------------------------------------------------------
 
@@ -184,31 +167,34 @@ class NailaHub:
 
     async def async_start(self) -> None:
         """Subscribe to every NAILA topic; each unsubscribe runs when the entry unloads."""
-        t = self.topics
-        handlers: list[tuple[str, Callable[[ReceiveMessage], None], int, int]] = [
-            (t.gateway_status, self._on_gateway_status, QOS_RELIABLE, MAX_JSON_BYTES),
-            (t.server_status, self._on_server_status, QOS_RELIABLE, MAX_JSON_BYTES),
-            (t.gateway_metrics, self._on_gateway_metrics, QOS_TELEMETRY, MAX_JSON_BYTES),
-            (t.server_metrics, self._on_server_metrics, QOS_TELEMETRY, MAX_JSON_BYTES),
-            (t.device_wildcard("status"), self._on_device_status, QOS_RELIABLE, MAX_JSON_BYTES),
-            (t.device_wildcard("events"), self._on_device_event, QOS_RELIABLE, MAX_JSON_BYTES),
-            (
-                t.device_wildcard("media/snapshot"),
-                self._on_snapshot,
-                QOS_RELIABLE,
-                MAX_MEDIA_BYTES,
-            ),
+        t, d = self.topics, self.device_messages
+        reliable, telemetry, json_max, media_max = (
+            QOS_RELIABLE,
+            QOS_TELEMETRY,
+            MAX_JSON_BYTES,
+            MAX_MEDIA_BYTES,
+        )
+        # (topic filter, handler, name counted in `rejected`, QoS, largest payload)
+        handlers: list[tuple[str, Callable[[ReceiveMessage], None], str, int, int]] = [
+            (t.gateway_status, self._on_gateway_status, "gateway_status", reliable, json_max),
+            (t.server_status, self._on_server_status, "server_status", reliable, json_max),
+            (t.gateway_metrics, self._on_gateway_metrics, "gateway_metrics", telemetry, json_max),
+            (t.server_metrics, self._on_server_metrics, "server_metrics", telemetry, json_max),
+            (t.device_wildcard("status"), d.on_status, "device_status", reliable, json_max),
+            (t.device_wildcard("events"), d.on_event, "device_event", reliable, json_max),
+            (t.device_wildcard("media/snapshot"), d.on_snapshot, "snapshot", reliable, media_max),
             (
                 t.device_wildcard("settings"),
                 self.settings.on_settings,
-                QOS_RELIABLE,
-                MAX_JSON_BYTES,
+                "device_settings",
+                reliable,
+                json_max,
             ),
-            (t.upload_reply("+"), self._on_upload_reply, QOS_RELIABLE, MAX_MEDIA_BYTES),
+            (t.upload_reply("+"), d.on_upload_reply, "upload_reply", reliable, media_max),
         ]
-        for topic_filter, handler, qos, max_bytes in handlers:
+        for topic_filter, handler, name, qos, max_bytes in handlers:
             unsubscribe = await mqtt.async_subscribe(
-                self.hass, topic_filter, self.guarded(handler, max_bytes), qos, encoding=None
+                self.hass, topic_filter, self.guarded(handler, max_bytes, name), qos, encoding=None
             )
             self.entry.async_on_unload(unsubscribe)
         await self.alerts.async_start()
@@ -236,9 +222,11 @@ class NailaHub:
         async_dispatcher_send(self.hass, self.signal(SIGNAL_CONNECTION), connected)
 
     def guarded(
-        self, handler: Callable[[ReceiveMessage], None], max_bytes: int
+        self, handler: Callable[[ReceiveMessage], None], max_bytes: int, name: str | None = None
     ) -> Callable[[ReceiveMessage], None]:
-        """Wrap a handler so bad input is logged and counted, never raised into MQTT."""
+        """Wrap a handler so bad input is logged and counted (under `name`, by default the
+        handler's name without `_on_`), never raised into MQTT."""
+        counted = name or handler.__name__.removeprefix("_on_")
 
         @callback
         def _on_message(msg: ReceiveMessage) -> None:
@@ -250,7 +238,7 @@ class NailaHub:
                     )
                 handler(msg)
             except PayloadError as err:
-                self.rejected[handler.__name__.removeprefix("_on_")] += 1
+                self.rejected[counted] += 1
                 _LOGGER.warning("Ignored message on %s: %s", topic, err)
             except Exception:
                 self.rejected["internal_error"] += 1
@@ -272,7 +260,7 @@ class NailaHub:
             status = parse_service_status(decode_json(msg.payload, MAX_JSON_BYTES), id_key)
         previous = self.status[source]
         self.status[source] = status
-        _log_transition(
+        log_transition(
             f"NAILA {source}",
             previous is not None and previous.online,
             status is not None and status.online,
@@ -299,142 +287,9 @@ class NailaHub:
         self.metrics[source] = values
         async_dispatcher_send(self.hass, self.signal(metrics_key(source)), values)
 
-    # ---- devices -----------------------------------------------------------------
-
-    def _device_id(self, topic: str) -> str:
-        parsed = self.topics.parse_device_topic(topic)
-        if parsed is None:
-            raise PayloadError("not a device topic")
-        return check_device_id(parsed[0])
-
-    def _on_device_status(self, msg: ReceiveMessage) -> None:
-        device_id = self._device_id(msg.topic)
-        if not msg.payload:
-            self._remove_device(device_id)
-            return
-        status = parse_device_status(device_id, raw_payload(msg))
-        previous = self.devices.get(device_id)
-        _log_transition(
-            f"NAILA device {device_id}",
-            previous is not None and previous.online,
-            status.online,
-            previous is None,
-        )
-        if previous and not status.online:
-            # A last will carries only the id and `online`: keep what the device told us before.
-            status = replace(
-                status,
-                capabilities=status.capabilities or previous.capabilities,
-                firmware_version=status.firmware_version or previous.firmware_version,
-                name=status.name or previous.name,
-                zone=status.zone or previous.zone,
-            )
-        self.devices[device_id] = status
-        if previous is None or (
-            previous.name,
-            previous.firmware_version,
-            previous.capabilities,
-        ) != (
-            status.name,
-            status.firmware_version,
-            status.capabilities,
-        ):
-            self._register_device(status)
-        if device_id not in self.device_ids:
-            self.device_ids.add(device_id)
-            async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_DEVICE), device_id)
-        if status.has_camera:
-            self._ensure_camera(device_id)
-            self.alerts.expect_camera(device_id, status.zone)
-        if status.has_audio and device_id not in self.voice_devices:
-            self.voice_devices.add(device_id)
-            async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_VOICE_DEVICE), device_id)
-        if status.has_speaker and device_id not in self.satellites:
-            self.satellites.add(device_id)
-            async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_SATELLITE), device_id)
-        async_dispatcher_send(self.hass, self.signal(device_key(device_id)), status)
-
-    def _register_device(self, status: DeviceStatus) -> None:
-        if status.has_camera:
-            model = "Camera"
-        elif status.has_audio or status.has_speaker:
-            model = "Voice device"
-        else:
-            model = "Device"
-        dr.async_get(self.hass).async_get_or_create(
-            config_entry_id=self.entry.entry_id,
-            identifiers={self.identifier(f"devices/{status.device_id}")},
-            manufacturer=MANUFACTURER,
-            model=model,
-            name=status.name or self.readable_name(status.device_id),
-            sw_version=status.firmware_version,
-            suggested_area=status.zone.replace("_", " ").title() if status.zone else None,
-            via_device=self.identifier(GATEWAY),
-        )
-
-    def _ensure_camera(self, device_id: str) -> None:
-        if device_id not in self.cameras:
-            self.cameras.add(device_id)
-            async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_CAMERA), device_id)
-
-    def _remove_device(self, device_id: str) -> None:
-        """An empty retained status: the device is gone for good; remove it and its entities."""
-        registry = dr.async_get(self.hass)
-        device = registry.async_get_device(identifiers={self.identifier(f"devices/{device_id}")})
-        self.forget_device(device_id)
-        if device is not None:
-            _LOGGER.info("Device %s was removed (its retained status was cleared)", device_id)
-            registry.async_update_device(device.id, remove_config_entry_id=self.entry.entry_id)
+    # ---- devices (devices.py) ------------------------------------------------------
 
     @callback
     def forget_device(self, device_id: str) -> None:
         """Drop everything known about one device (it is being removed from the registry)."""
-        self.device_ids.discard(device_id)
-        self.voice_devices.discard(device_id)
-        self.satellites.discard(device_id)
-        self.settings.forget(device_id)
-        self.devices.pop(device_id, None)
-        self.cameras.discard(device_id)
-        self.snapshots.pop(device_id, None)
-        self.alerts.forget("devices", device_id)
-
-    def _on_device_event(self, msg: ReceiveMessage) -> None:
-        device_id = self._device_id(msg.topic)
-        event = parse_device_event(device_id, decode_json(msg.payload, MAX_JSON_BYTES))
-        self.requests.resolve_event(event)
-        async_dispatcher_send(self.hass, self.signal(device_events_key(device_id)), event)
-        data = {k: v for k, v in event.data.items() if k not in ("device_id", "event")}
-        self.hass.bus.async_fire(
-            EVENT_DEVICE_EVENT,
-            {"device_id": device_id, "event": event.event, "prefix": self.prefix, "data": data},
-        )
-
-    def _on_snapshot(self, msg: ReceiveMessage) -> None:
-        device_id = self._device_id(msg.topic)
-        snapshot = parse_snapshot(device_id, decode_json(msg.payload, MAX_MEDIA_BYTES))
-        self.requests.resolve_snapshot(snapshot)
-        if device_id not in self.device_ids:
-            _LOGGER.debug("Snapshot from unknown device %s not shown", device_id)
-            return
-        self.snapshots[device_id] = snapshot
-        self._ensure_camera(device_id)
-        async_dispatcher_send(self.hass, self.signal(snapshot_key(device_id)), snapshot)
-
-    def _on_upload_reply(self, msg: ReceiveMessage) -> None:
-        levels = match_filter(self.topics.upload_reply("+"), msg.topic)
-        if levels is None:
-            raise PayloadError("not an upload reply topic")
-        if not self.requests.waits_for_reply(levels[0]):
-            return  # a reply to another client's upload
-        data = decode_json(msg.payload, MAX_MEDIA_BYTES)
-        self.requests.resolve_reply(parse_upload_reply(levels[0], data))
-
-
-def _log_transition(what: str, was_online: bool, online: bool, first: bool) -> None:
-    """Log once per online -> offline change and once per recovery (not the first status)."""
-    if first or was_online == online:
-        return
-    if online:
-        _LOGGER.info("%s is back online", what)
-    else:
-        _LOGGER.info("%s went offline", what)
+        self.device_messages.forget(device_id)
