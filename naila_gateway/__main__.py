@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,11 @@ def run(argv: Sequence[str] | None = None) -> None:
     )
     logging.getLogger("aioice").setLevel(logging.WARNING)
     logging.getLogger("aiortc").setLevel(logging.WARNING)
+    # Modules and settings live as long as the process: leave them out of every collection.
+    # A full collection then scans only what sessions allocate (measured under load: 200 ms
+    # -> 40 ms, a stall every session's 20 ms audio clock feels), and it runs sooner, so
+    # ended sessions (aiortc peers sit in reference cycles) are freed sooner.
+    gc.freeze()
     run_until_stopped(Gateway(config).run())
 
 

@@ -135,6 +135,11 @@ class PacedOutputTrack(MediaStreamTrack):
         self.last_samples: np.ndarray = SILENCE
         """The samples of the frame that left last (what the device plays: the echo reference)."""
 
+    def stop(self) -> None:
+        """End the track and free its encoder (and the encoder's native threads) at once."""
+        super().stop()
+        self._encoder.close()
+
     async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
@@ -154,6 +159,8 @@ class PacedOutputTrack(MediaStreamTrack):
             # a long stall: restart the clock; shorter ones are caught up (frames sent at once)
             self.late_frames += 1
             self._start, self._index = now, 0
+        if self.readyState != "live":
+            raise MediaStreamError  # stopped while waiting: the encoder is closed
         self._index += 1
         item = self.queue.pop()
         samples, tag = item if item is not None else (SILENCE, None)

@@ -11,6 +11,7 @@ import fractions
 
 import av
 import numpy as np
+from av.audio.codeccontext import AudioCodecContext
 
 from naila_gateway.pcm import FRAME_SAMPLES, WEBRTC_RATE
 
@@ -31,13 +32,15 @@ class OpusEncoder:
 
     def __init__(self, bitrate: int) -> None:
         self.bitrate = bitrate
-        self._codec = av.CodecContext.create("libopus", "w")
-        self._codec.bit_rate = bitrate
-        self._codec.format = "s16"
-        self._codec.layout = "mono"
-        self._codec.sample_rate = WEBRTC_RATE
-        self._codec.time_base = TIME_BASE
-        self._codec.options = {"application": "voip"}
+        codec = av.CodecContext.create("libopus", "w")
+        assert isinstance(codec, AudioCodecContext)
+        codec.bit_rate = bitrate
+        codec.format = "s16"
+        codec.layout = "mono"
+        codec.sample_rate = WEBRTC_RATE
+        codec.time_base = TIME_BASE
+        codec.options = {"application": "voip"}
+        self._codec: AudioCodecContext | None = codec
         self._index = 0
         self._last_silence: bytes | None = None
         self._silence_repeats = 0
@@ -47,11 +50,14 @@ class OpusEncoder:
 
         `silence=True` marks an all-zero filler frame (lets the encoder notice it settled).
         """
+        codec = self._codec
+        if codec is None:
+            return None  # closed
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = WEBRTC_RATE
         frame.pts = self._index * FRAME_SAMPLES
         frame.time_base = TIME_BASE
-        packets = self._codec.encode(frame)
+        packets = codec.encode(frame)
         if not packets:
             self._note_silence(None)
             return None
@@ -59,6 +65,16 @@ class OpusEncoder:
         self._stamp(packet)
         self._note_silence(bytes(packet) if silence else None)
         return packet
+
+    def close(self) -> None:
+        """Free the codec now (an encode running in another thread finishes first).
+
+        PyAV's audio encoder passes every frame through an FFmpeg filter graph (libopus
+        takes fixed 960-sample frames), and each graph starts a pool of native threads
+        (cores + 1) that ends only when the codec is freed. Ended sessions sit in reference
+        cycles until a full garbage collection, so without close() every session's threads
+        outlived it (the soak's gateway thread growth)."""
+        self._codec = None
 
     def settled_silence(self) -> av.Packet | None:
         """The next frame's packet if silence is all the encoder would emit now, else None."""

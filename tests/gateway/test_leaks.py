@@ -9,6 +9,8 @@ import threading
 import numpy as np
 import psutil
 
+from naila_gateway.audio_out import OutputQueue, PacedOutputTrack
+from naila_gateway.opus import OpusEncoder
 from naila_gateway.pcm import FRAME_SAMPLES, WEBRTC_RATE, Resampler
 from tests.helpers import wait_for_session, wait_until
 
@@ -16,11 +18,15 @@ CYCLES = 100
 
 
 def snapshot() -> dict[str, float]:
-    gc.collect()
     process = psutil.Process()
+    # native threads before collecting: ended sessions wait in reference cycles for a full
+    # collection, and what they hold must not depend on it
+    native_threads = process.num_threads()
+    gc.collect()
     return {
         "tasks": len(asyncio.all_tasks()),
         "threads": threading.active_count(),
+        "native_threads": native_threads,
         "fds": process.num_fds(),
         "rss_mb": process.memory_info().rss / 2**20,
     }
@@ -64,6 +70,7 @@ async def test_hundred_cycles_leak_nothing(make_gateway, make_device, reply_serv
     assert gateway._device_locks == {}
     assert after["tasks"] <= before["tasks"], (before, after)
     assert after["threads"] <= before["threads"] + 1, (before, after)
+    assert after["native_threads"] <= before["native_threads"] + 2, (before, after)
     assert after["fds"] <= before["fds"] + 2, (before, after)
     assert after["rss_mb"] - before["rss_mb"] < 20, (before, after)
 
@@ -77,3 +84,28 @@ def test_resamplers_start_no_threads() -> None:
         resampler.process(np.zeros(FRAME_SAMPLES, dtype=np.int16))
         resampler.flush()
     assert process.num_threads() == before
+
+
+def test_stopped_output_track_frees_its_encoder_threads() -> None:
+    """PyAV's Opus encoder runs frames through an FFmpeg filter graph with a thread pool; a
+    stopped track (an ended session, still in a reference cycle) must not keep it."""
+    process = psutil.Process()
+    gc.collect()
+    gc.disable()  # nothing may depend on a collection
+    try:
+        before = process.num_threads()
+        tracks = [PacedOutputTrack(OutputQueue(50), bitrate=24000) for _ in range(6)]
+        cycles = [[track] for track in tracks]
+        for track, cycle in zip(tracks, cycles, strict=True):
+            cycle.append(cycle)  # held by a reference cycle, like a closed session
+            track._encoder.encode(np.zeros(FRAME_SAMPLES, dtype=np.int16))
+        assert process.num_threads() > before  # the pools this guards against exist
+        for track in tracks:
+            track.stop()
+        del tracks
+        assert process.num_threads() <= before
+    finally:
+        gc.enable()
+    encoder = OpusEncoder(24000)
+    encoder.close()
+    assert encoder.encode(np.zeros(FRAME_SAMPLES, dtype=np.int16)) is None
