@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import statistics
 import sys
@@ -75,6 +76,8 @@ class SoakResults:
     unfinished_requests: int = 0
     log_errors: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
+    load_start: float = 0.0
+    """1-minute load average when the run began (the machine's other work)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,7 +220,7 @@ def unfinished_requests(devices: list[SimDevice]) -> int:
 
 
 async def run_soak(args: argparse.Namespace) -> SoakResults:
-    results = SoakResults()
+    results = SoakResults(load_start=os.getloadavg()[0])
     texts = list(DEFAULT_UTTERANCES)
     print(f"synthesizing {len(texts)} utterances with espeak-ng ...", flush=True)
     utterances = await asyncio.to_thread(make_utterances, texts)
@@ -302,6 +305,10 @@ def report(args: argparse.Namespace, results: SoakResults) -> int:
     print(
         f"soak: {args.devices} devices, {results.wall_s / 60:.1f} min, {len(turns)} utterances "
         f"({sum(t.barge_in for t in turns)} barge-ins)"
+    )
+    print(
+        f"load average (1 min): {results.load_start:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end"
     )
     for at_s, what in results.faults:
         print(f"  fault at {at_s:6.0f} s: {what}")

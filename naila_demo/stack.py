@@ -25,6 +25,7 @@ from naila_sim import SimDeviceConfig
 _LOGGER = logging.getLogger(__name__)
 
 LOCALHOST = "127.0.0.1"
+STANDBY_SERVER_ID = "ai-standby"
 
 
 @dataclass(slots=True)
@@ -47,6 +48,9 @@ class StackSettings:
     gateway_start_s: float = 60.0
     server_args: list[str] = field(default_factory=list)
     gateway_args: list[str] = field(default_factory=list)
+    standby_server: bool = False
+    """Also run a standby AI server (own port, server id `STANDBY_SERVER_ID`) that the gateway
+    fails over to when the first one's connection drops (AI_SERVER_STANDBY)."""
 
 
 class DemoStack(AsyncService):
@@ -62,6 +66,8 @@ class DemoStack(AsyncService):
         """The gateway's device page and WHIP port (always on 127.0.0.1)."""
         self.gateway_id = f"naila-demo-{uuid.uuid4().hex[:6]}"
         self.server: ChildProcess | None = None
+        self.standby: ChildProcess | None = None
+        self.standby_port = 0
         self.gateway: ChildProcess | None = None
 
     @property
@@ -71,7 +77,7 @@ class DemoStack(AsyncService):
 
     @property
     def children(self) -> list[ChildProcess]:
-        return [c for c in (self.gateway, self.server) if c is not None]
+        return [c for c in (self.gateway, self.server, self.standby) if c is not None]
 
     def device_config(self, device_id: str) -> SimDeviceConfig:
         """A simulated device on this stack's broker, with its login and topic prefix."""
@@ -111,23 +117,19 @@ class DemoStack(AsyncService):
             },
             "LOG_LEVEL": s.log_level,
         }
-        server_args = list(s.server_args)
         self.audio_port = free_port(LOCALHOST)
-        self.server = ChildProcess(
-            "AI server",
-            [
-                sys.executable, "-m", "wyoming_bridge",
-                "--audio-socket-host", LOCALHOST,
-                "--audio-socket-port", str(self.audio_port),
-                "--no-wyoming",
-                *server_args,
-            ],
-            env=mqtt_env,
-            log_path=logs / "server.log",
-        )  # fmt: skip
+        self.server = self._server_child("AI server", self.audio_port, None, mqtt_env)
         await self.server.start()
+        if s.standby_server:
+            self.standby_port = free_port(LOCALHOST)
+            self.standby = self._server_child(
+                "standby AI server", self.standby_port, STANDBY_SERVER_ID, mqtt_env
+            )
+            await self.standby.start()
         _LOGGER.info("loading models (the AI server listens once they are ready)...")
         await self.server.wait_for_port(LOCALHOST, self.audio_port, s.server_start_s)
+        if self.standby is not None:
+            await self.standby.wait_for_port(LOCALHOST, self.standby_port, s.server_start_s)
         self.http_port = free_port(LOCALHOST)
         self.gateway = ChildProcess(
             "gateway",
@@ -146,6 +148,11 @@ class DemoStack(AsyncService):
                 **mqtt_env,
                 "AI_SERVER_HOST": LOCALHOST,
                 "AI_SERVER_PORT": str(self.audio_port),
+                **(
+                    {"AI_SERVER_STANDBY": f"{LOCALHOST}:{self.standby_port}"}
+                    if self.standby is not None
+                    else {}
+                ),
                 "HTTP_HOST": LOCALHOST,
                 "HTTP_PORT": str(self.http_port),
                 "WEBRTC_ICE_ADDRESSES": LOCALHOST,  # media stays on loopback
@@ -154,6 +161,24 @@ class DemoStack(AsyncService):
         )
         await self.gateway.start()
         await self._wait_gateway_online(self.gateway, s.gateway_start_s)
+
+    def _server_child(
+        self, name: str, port: int, server_id: str | None, mqtt_env: dict[str, str]
+    ) -> ChildProcess:
+        """`python -m wyoming_bridge` on 127.0.0.1:port (server_id None: the default id)."""
+        logs = self.settings.out_dir / "logs"
+        return ChildProcess(
+            name,
+            [
+                sys.executable, "-m", "wyoming_bridge",
+                "--audio-socket-host", LOCALHOST,
+                "--audio-socket-port", str(port),
+                "--no-wyoming",
+                *self.settings.server_args,
+            ],
+            env={**mqtt_env, **({"SERVER_ID": server_id} if server_id else {})},
+            log_path=logs / ("server.log" if server_id is None else f"server-{server_id}.log"),
+        )  # fmt: skip
 
     async def _wait_gateway_online(self, gateway: ChildProcess, within_s: float) -> None:
         """Wait until the gateway is online and connected to the AI server (or exits)."""

@@ -74,7 +74,10 @@ class ServerClient:
     """Connects with retry and backoff, multiplexes requests, times out silent replies.
 
     `addresses` are tried in order on every (re)connect: the first that accepts (and takes
-    the token) serves until its connection drops, then the list is tried again from the top.
+    the token) serves until its connection drops, then the list is tried again from the top
+    at once (a standby takes over; the requests in flight are failed as
+    'server_unavailable'). A restarted first server does not take the link back while a
+    standby serves: the next drop does.
     `send()` never waits for a connection: while no server is up it returns False and the
     caller drops the utterance. Frames for unknown (cancelled, finished) requests are ignored.
     """
@@ -211,7 +214,10 @@ class ServerClient:
                         self._on_connection_change(False)
             now = time.monotonic()
             if connected_at is not None and now - connected_at >= STABLE_CONNECTION_S:
-                self.retry.reset()  # a new outage: fast retries again (not for a flapping one)
+                # a new outage: try the list again at once (a standby takes over now), then
+                # fast retries; a flapping server gets neither
+                self.retry.reset()
+                continue
             await asyncio.sleep(self.retry.next_delay(now))
 
     @property

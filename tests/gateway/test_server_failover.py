@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from naila_gateway import server_client
 from naila_gateway.server_client import Retry, ServerClient
+from naila_protocol.framing import FrameKind
 from naila_sim import tone
 from tests.conftest import free_port
 from tests.gateway.reply_server import ReplyServer
@@ -86,3 +88,49 @@ async def test_standby_serves_while_the_first_server_is_down(make_gateway, make_
             await first.stop()
     finally:
         await standby.stop()
+
+
+async def test_primary_dies_mid_reply_and_the_standby_answers_next(
+    make_gateway, make_device, monkeypatch
+) -> None:
+    """The in-flight utterance is reported, the next one is answered by the standby, and a
+    restarted primary does not take the link back while the standby serves."""
+    monkeypatch.setattr(server_client, "STABLE_CONNECTION_S", 0.0)
+    primary = ReplyServer(first_delay=60.0)  # the request stays in flight until the kill
+    standby = ReplyServer()
+    await primary.start()
+    await standby.start()
+    # a retry delay far past the test's waits: the standby must be tried at once, not later
+    gateway = await make_gateway(
+        ai_server_port=primary.port, ai_server_standby=[f"127.0.0.1:{standby.port}"]
+    )
+    gateway.server.retry = Retry(120.0, 120.0, fast_s=0.0)
+    device = await make_device("porch")
+    await device.wait_connected()
+    await wait_for_session(gateway, "porch")
+    restarted: ReplyServer | None = None
+    try:
+        await asyncio.wait_for(gateway.server.wait_connected(), 10)
+        assert gateway.server.address == ("127.0.0.1", primary.port)
+        await device.say(tone(0.6))
+        request_id = (await device.wait_event("utterance"))["request_id"]
+        await wait_until(lambda: primary.requests(FrameKind.FINAL), 10)
+        await primary.stop()  # dies with the request in flight
+        await device.wait_event("server_unavailable", request_id=request_id)
+        await wait_until(lambda: gateway.server.connected, 10)
+        assert gateway.server.address == ("127.0.0.1", standby.port)
+
+        turn = await device.turn(tone(0.6))
+        assert turn.first_audio_ms is not None and turn.event is not None
+        assert turn.event["request_id"] in standby.completed
+
+        restarted = ReplyServer(port=primary.port)
+        await restarted.start()
+        turn = await device.turn(tone(0.6))
+        assert turn.event is not None and turn.event["request_id"] in standby.completed
+        assert restarted.connections == 0 and gateway.server.address[1] == standby.port
+    finally:
+        await primary.stop()
+        await standby.stop()
+        if restarted is not None:
+            await restarted.stop()
