@@ -39,6 +39,7 @@ import psutil
 
 from bench.faults import (
     Broker,
+    TurnOutcome,
     kill9,
     run_in_private_network,
     speak_and_wait,
@@ -50,6 +51,7 @@ from naila_demo.children import ChildProcess
 from naila_demo.stack import DemoStack, StackSettings
 from naila_protocol.mqtt import Incoming, MqttLink, MqttSettings, unique_client_id
 from naila_protocol.process import run_until_stopped
+from naila_protocol.tasks import cancel_and_wait
 from naila_protocol.topics import QOS_RELIABLE, Topics
 from naila_sim import SimDevice
 
@@ -57,7 +59,6 @@ _LOGGER = logging.getLogger("bench.chaos")
 FAULTS = ("broker", "server", "gateway")
 GOAL_S = 5.0
 TURN_WITHIN_S = 25.0
-IN_FLIGHT_S = 3.0
 
 
 @dataclass(slots=True)
@@ -185,17 +186,41 @@ async def until_answered(
     return None, None, attempts
 
 
-async def new_session(device: SimDevice, offers_before: int, limit_s: float) -> float | None:
+async def new_session(
+    device: SimDevice, offers_before: int, limit_s: float
+) -> tuple[float | None, float | None]:
     """After a gateway restart: until the new gateway's offer is answered and connected.
-    Returns perf_counter() when the offer arrived (None: none did)."""
+    Returns perf_counter() when the offer arrived and when the session was up (None: never)."""
     deadline = time.perf_counter() + limit_s
     # the simulated device counts offers but has no event for them
     while device.offers <= offers_before and time.perf_counter() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.02)
-    offered = time.perf_counter() if device.offers > offers_before else None
+    if device.offers <= offers_before:
+        return None, None
+    offered = time.perf_counter()
     with contextlib.suppress(TimeoutError):
         await device.wait_connected(max(0.1, deadline - time.perf_counter()))
-    return offered
+        return offered, time.perf_counter()
+    return offered, None
+
+
+async def in_flight_outcome(
+    device: SimDevice,
+    since: int,
+    mark: int,
+    speech_end: float,
+    session: asyncio.Task[tuple[float | None, float | None]] | None,
+) -> TurnOutcome:
+    """What became of the turn during which the process died. After a gateway kill nobody can
+    answer or report it: it is over once the device has a session with the new gateway."""
+    flight = asyncio.create_task(wait_outcome(device, since, mark, speech_end, TURN_WITHIN_S))
+    if session is None:
+        return await flight
+    await asyncio.wait({flight, session}, return_when=asyncio.FIRST_COMPLETED)
+    if flight.done():
+        return flight.result()
+    await cancel_and_wait([flight])
+    return TurnOutcome("lost", notes=["a new session came first"])
 
 
 async def next_reply_event(device: SimDevice, since: int, killed_at: float) -> float | None:
@@ -225,25 +250,26 @@ async def one_fault(
     killed = await restart(fault, stack, broker)
     print(f"  kill -9 {killed}", flush=True)
     event_task = asyncio.create_task(next_reply_event(device, since, killed_at))
-    # the turn in flight: a gateway that died cannot answer or report it
-    in_flight = await wait_outcome(
-        device, since, mark, speech_end, IN_FLIGHT_S if fault == "gateway" else TURN_WITHIN_S
+    session = (
+        asyncio.create_task(new_session(device, offers_before, limit_s))
+        if fault == "gateway"
+        else None
     )
+    in_flight = await in_flight_outcome(device, since, mark, speech_end, session)
     gone = fault == "gateway" and in_flight.outcome == "lost"
     recovery = Recovery(fault, "gone with the gateway" if gone else in_flight.outcome)
     recovery.baseline_s, recovery.killed = baseline_s, killed
+    if session is not None:  # before talking again: the old peer may still look connected
+        offered, connected = await session
+        recovery.offer_after_s = None if offered is None else offered - killed_at
+        recovery.session_after_s = None if connected is None else connected - killed_at
+        recovery.online_after_s = watch.first_after(killed_at)
     if in_flight.answered and in_flight.heard_at is not None:
         recovery.answered_after_s = in_flight.heard_at - killed_at
         if in_flight.first_audio_ms is not None:
             recovery.answering_turn_s = in_flight.first_audio_ms / 1000
         await wait_reply_end(device, in_flight, TURN_WITHIN_S)
     else:
-        if fault == "gateway":
-            offered = await new_session(device, offers_before, limit_s)
-            if device.connected:
-                recovery.session_after_s = time.perf_counter() - killed_at
-            recovery.offer_after_s = None if offered is None else offered - killed_at
-            recovery.online_after_s = watch.first_after(killed_at)
         (
             recovery.answered_after_s,
             recovery.answering_turn_s,
