@@ -25,8 +25,8 @@ from naila_gateway.server_client import RequestListener, ServerClient
 from naila_gateway.uplink import UtteranceUplink
 from naila_gateway.utterance import UtteranceDetector, UtteranceEvent
 from naila_gateway.vad import make_vad
+from naila_protocol.device_events import state_event, transcript_event, wake_event
 from naila_protocol.framing import Frame, FrameKind, PartialTranscript, TurnVerdict
-from naila_protocol.payloads import state_event, transcript_event, wake_event
 from naila_protocol.vocab import DeviceState, ListeningMode, Sound
 
 __all__ = ["EventPublisher", "VoiceSession"]

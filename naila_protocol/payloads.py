@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, Self, TypeVar
 
 from naila_protocol.topics import MAX_DEVICE_ID_LENGTH, is_valid_device_id
-from naila_protocol.vocab import ConversationMode, DeviceState, ListeningMode, WakeWord
+from naila_protocol.vocab import ConversationMode, ListeningMode, WakeWord
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 """Largest JSON payload any NAILA component parses (uploads travel as their own topics)."""
@@ -418,25 +418,3 @@ class IntegrationStatus:
                 "timestamp": self.timestamp or utc_timestamp(),
             }
         )
-
-
-def state_event(state: DeviceState) -> dict[str, Any]:
-    """The `state` device event (on every change of what a voice device is doing)."""
-    return {"event": "state", "state": state.value}
-
-
-def wake_event(model: WakeWord | str) -> dict[str, Any]:
-    """The `wake` device event (the wake word was heard)."""
-    return {"event": "wake", "model": str(model)}
-
-
-def transcript_event(request_id: str, text: str, *, audio_ms: int) -> dict[str, Any]:
-    """The `transcript` device event: a partial (speculative) transcript of an utterance still
-    being spoken; the final one is the `reply` event's `transcript`."""
-    return {
-        "event": "transcript",
-        "request_id": request_id,
-        "text": text[:MAX_TEXT_CHARS],
-        "final": False,
-        "audio_ms": audio_ms,
-    }

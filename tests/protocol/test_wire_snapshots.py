@@ -15,6 +15,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from naila_protocol.device_events import transcript_event
 from naila_protocol.framing import (
     PING_FRAME,
     ErrorCode,
@@ -34,7 +35,6 @@ from naila_protocol.payloads import (
     DeviceSettings,
     DeviceStatus,
     IntegrationStatus,
-    transcript_event,
 )
 from naila_protocol.vocab import ConversationMode, ListeningMode, ReplyRoute, RouteReason, WakeWord
 from tests.conftest import Broker
