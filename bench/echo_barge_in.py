@@ -11,9 +11,12 @@ Per echo mode of the gateway (AUDIO_ECHO):
   first frame of that speech leaving the microphone to the gateway clearing the reply
   (`gateway`) and to the device hearing it stop (`device`, 10 silent frames in a row).
 
-Baseline in the same run: barge-in latency with echo `off` on a device without echo.
+Baseline in the same run: barge-in latency with echo `off` on a device without echo. The
+modes of `--dry-modes` are also measured on a device without echo (one that cancels its own
+echo: what a default costs it).
 
-    python -m bench.echo_barge_in [--replies 50] [--barge-ins 20] [--modes off,suppress]
+    python -m bench.echo_barge_in [--replies 50] [--barge-ins 20] [--modes suppress,cancel]
+        [--dry-modes cancel]
 """
 
 from __future__ import annotations
@@ -58,6 +61,10 @@ class ModeResult:
     gateway_ms: list[float] = field(default_factory=list)
     device_ms: list[float] = field(default_factory=list)
     missed: int = 0
+    echo_cpu_s: float = 0.0
+    """CPU time of the gateway's echo guard (played + filter, on the event loop's thread)."""
+    echo_frames: int = 0
+    """Microphone frames the guard filtered."""
 
 
 def speech_48k(text: str, voice: str) -> np.ndarray:
@@ -164,8 +171,7 @@ async def run_mode(
                 await device.wait_connected()
                 session = await wait_for_session(gateway, device_id)
                 await gateway.server.wait_connected()
-                if args.dump:
-                    _record(session.voice.echo, dump)
+                _record(session.voice.echo, dump if args.dump else None, result)
                 for _ in range(args.replies // len(rooms) if echo else 0):
                     result.replies += 1
                     result.false_barge_ins += await one_reply(device, request)
@@ -207,16 +213,24 @@ class Dump:
         }
 
 
-def _record(guard: Any, dump: Dump) -> None:
+def _record(guard: Any, dump: Dump | None, result: ModeResult) -> None:
+    """Time the guard's work (thread CPU time) and keep its frames in `dump`."""
     played, filtered = guard.played, guard.filter
 
     def on_played(frame: np.ndarray) -> None:
-        dump.played.append((time.perf_counter(), frame.copy()))
+        if dump is not None:
+            dump.played.append((time.perf_counter(), frame.copy()))
+        started = time.thread_time()
         played(frame)
+        result.echo_cpu_s += time.thread_time() - started
 
     def on_heard(frame: np.ndarray, speech: bool) -> bool:
+        started = time.thread_time()
         decided = bool(filtered(frame, speech))
-        dump.heard.append((time.perf_counter(), frame.copy(), speech, decided))
+        result.echo_cpu_s += time.thread_time() - started
+        result.echo_frames += 1
+        if dump is not None:
+            dump.heard.append((time.perf_counter(), frame.copy(), speech, decided))
         return decided
 
     guard.played, guard.filter = on_played, on_heard
@@ -234,23 +248,28 @@ async def run(args: argparse.Namespace) -> list[ModeResult]:
     try:
         async with mosquitto() as broker:
             results.append(await run_mode(broker, speaker, EchoMode.OFF, echo=False, args=args))
-            for name in args.modes.split(","):
+            for name in filter(None, args.modes.split(",")):
                 mode = EchoMode(name)
                 results.append(await run_mode(broker, speaker, mode, echo=True, args=args))
+            for name in filter(None, args.dry_modes.split(",")):
+                mode = EchoMode(name)
+                results.append(await run_mode(broker, speaker, mode, echo=False, args=args))
     finally:
         await speaker.stop()
     base = statistics.median(results[0].device_ms) if results[0].device_ms else float("nan")
     print(f"\nreply {len(pcm) / 2 / rate:.1f} s of Piper speech; 5 rooms: 30-150 ms, -6..-20 dB")
     print(
-        f"{'mode':22} {'false barge-ins':>16} {'missed':>7} {'gateway ms':>11} {'device ms':>10} {'x base':>7}"
+        f"{'mode':22} {'false barge-ins':>16} {'missed':>7} {'gateway ms':>11} {'device ms':>10}"
+        f" {'x base':>7} {'guard CPU/frame':>16}"
     )
     for r in results:
         name = f"{r.mode} ({'echo' if r.echo else 'no echo'})"
         false = f"{r.false_barge_ins}/{r.replies}" if r.echo else "-"
         ratio = statistics.median(r.device_ms) / base if r.device_ms else float("nan")
+        cpu = r.echo_cpu_s * 1000 / r.echo_frames if r.echo_frames else float("nan")
         print(
             f"{name:22} {false:>16} {r.missed:>4}/{args.barge_ins} {_median(r.gateway_ms):>11}"
-            f" {_median(r.device_ms):>10} {ratio:>7.2f}"
+            f" {_median(r.device_ms):>10} {ratio:>7.2f} {cpu:>13.3f} ms"
         )
     return results
 
@@ -259,7 +278,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.echo_barge_in", description=__doc__)
     parser.add_argument("--replies", type=int, default=50, help="replies played over echo")
     parser.add_argument("--barge-ins", type=int, default=20, help="talk-overs per mode")
-    parser.add_argument("--modes", default="off,suppress", help="echo modes to measure")
+    parser.add_argument(
+        "--modes", default="suppress,cancel", help="echo modes measured on devices with echo"
+    )
+    parser.add_argument(
+        "--dry-modes", default="cancel", help="echo modes also measured on a device without echo"
+    )
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--dump", help="save each device's played/heard frames to PREFIX-*.npz")
     parser.add_argument("--log-level", default="WARNING")

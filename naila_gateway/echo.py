@@ -5,10 +5,20 @@ last `max_delay_s` of that reference and an upper bound of the echo's gain (Gain
 while the reference (or its echo tail) is live lets a microphone frame count as speech only
 when, band by band, it exceeds the loudest echo the reference could cause by `margin_db`,
 for `onset_frames` frames in a row. With nothing played the VAD's decision passes through.
+
+`cancel` adds WebRTC AEC3 (naila_gateway/echo_cancel.py): the same comparison runs on the
+cancelled microphone signal (its gain bound learned above the noise floor, one frame), which
+hears a voice over a loud echo within a few frames. AEC3 leaks echo for a while after the
+echo path moved (the delay jumps when frames stall on a loaded machine or network) and while
+it converges, so the cancelled decision is
+trusted only after `WARMUP_S` of played speech, `REPLY_SETTLE_S` into each reply and
+`STALL_HOLD_S` after a stall; the `suppress` comparison on the raw microphone runs beside it
+all the time and decides alone meanwhile.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
 import logging
@@ -19,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from naila_gateway.echo_cancel import EchoCanceller, processor_class
 from naila_gateway.pcm import FRAME_SAMPLES, WEBRTC_RATE
 from naila_protocol.settings import load_settings, setting
 
@@ -45,6 +56,22 @@ MIN_EXCESS = 0.3
 """Share of the frame's energy that must lie above the predicted echo."""
 SILENT_ENERGY = 1e4
 """Band-summed energy below which a reference frame counts as silence (int16 units)."""
+CLEAN_VOICE_LEVEL = 150.0
+"""Mean |amplitude| of a cancelled frame that may be a voice (AEC3 attenuates a voice's onset
+under a loud echo, so this is lower than the energy VAD's 500)."""
+STALL_GAP_S = 0.1
+"""A gap between two microphone (or two played) frames this long is a stall: the echo path's
+delay may have moved."""
+STALL_HOLD_S = 2.5
+"""How long after a stall only the raw comparison decides (AEC3 converging again)."""
+WARMUP_S = 8.0
+"""Seconds of played speech before the cancelled decision counts (AEC3's first convergence)."""
+REPLY_SETTLE_S = 1.0
+"""How long after played speech resumes (after `REPLY_GAP_S` of silence) only the raw
+comparison decides: AEC3 confirms the echo path on the new reply first."""
+REPLY_GAP_S = 0.5
+CANCELLED_ONSET_FRAMES = 1
+"""Frames over the residual (of the last + 1) that make a voice in the cancelled signal."""
 
 
 _GROUP = "Echo (barge-in during replies)"
@@ -55,6 +82,8 @@ class EchoMode(enum.StrEnum):
     """No protection: any speech while a reply plays is a barge-in."""
     SUPPRESS = "suppress"
     """Compare the microphone with the played reference (EchoGuard)."""
+    CANCEL = "cancel"
+    """WebRTC AEC3 on the microphone, then the comparison (beside `suppress`'s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +97,8 @@ class EchoSettings:
         group=_GROUP,
         choices=list(EchoMode),
         parse=EchoMode,
-        help="off: any speech during a reply barges in; suppress: ignore the reply's own echo",
+        help="off: any speech during a reply barges in; suppress: ignore the reply's own echo; "
+        "cancel: also WebRTC AEC3 (faster barge-in over a loud echo)",
     )
     max_delay_s: float = setting(
         0.8,
@@ -89,12 +119,24 @@ class EchoSettings:
         help="frames of voice over the echo (of the last onset_frames + 1) that make a barge-in",
     )
 
+    reference_delay_s: float = setting(
+        0.15,
+        env="AUDIO_ECHO_REFERENCE_DELAY",
+        group=_GROUP,
+        help="cancel: the played audio reaches AEC3 this late (the shortest playback-to-"
+        "microphone delay; AEC3 finds the rest, up to about 0.5 s more)",
+    )
+
     def validate(self) -> None:
         if not 0.1 <= self.max_delay_s <= 2.0 or self.margin_db < 0 or self.onset_frames < 1:
             raise ValueError(
                 "AUDIO_ECHO_MAX_DELAY must be 0.1-2 s, AUDIO_ECHO_MARGIN_DB >= 0, "
                 "AUDIO_ECHO_ONSET_FRAMES >= 1"
             )
+        if not 0.0 <= self.reference_delay_s <= 1.0:
+            raise ValueError("AUDIO_ECHO_REFERENCE_DELAY must be 0-1 s")
+        if self.mode is EchoMode.CANCEL:
+            processor_class()  # the native library loads (a clear error at start, not per device)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EchoSettings:
@@ -140,7 +182,7 @@ class EchoGuard:
     so network jitter and device buffers that move the delay cannot let an echo through.
     """
 
-    def __init__(self, settings: EchoSettings) -> None:
+    def __init__(self, settings: EchoSettings, *, bound_above_noise: bool = False) -> None:
         self.settings = settings
         self._ref: deque[tuple[float, np.ndarray]] = deque()
         self._last_voiced: float | None = None
@@ -152,6 +194,28 @@ class EchoGuard:
         """Over-the-echo decisions of the last frames: `onset_frames` of them make a voice."""
         self.suppressed = 0
         """Speech frames the VAD reported that were only the reply's echo."""
+        self._bound_above_noise = bound_above_noise
+        """Learn the gain bound from what lies above the noise floor (a cancelled signal: its
+        residual echo is far below the room's noise in most bands)."""
+        self.canceller: EchoCanceller | None = None
+        self._cancelled: EchoGuard | None = None
+        """cancel: the comparison on AEC3's output (bound above the noise, one frame)."""
+        self._last_frame: dict[str, float] = {}
+        self._stalled_at = float("-inf")
+        self._reference_s = 0.0
+        """Seconds of played speech so far (cancel: AEC3 has converged after WARMUP_S)."""
+        self._resumed_at = float("-inf")
+        """When played speech last resumed after a silence."""
+        if settings.mode is EchoMode.CANCEL:
+            self.canceller = EchoCanceller(settings.reference_delay_s)
+            self._cancelled = EchoGuard(
+                dataclasses.replace(
+                    settings,
+                    mode=EchoMode.SUPPRESS,
+                    onset_frames=CANCELLED_ONSET_FRAMES,
+                ),
+                bound_above_noise=True,
+            )
 
     @property
     def enabled(self) -> bool:
@@ -162,10 +226,17 @@ class EchoGuard:
         if not self.enabled:
             return
         now = time.perf_counter() if at is None else at
+        if self.canceller is not None and self._cancelled is not None:
+            self._note_gap("played", now)
+            self.canceller.played(frame, now)
+            self._cancelled.played(frame, now)
         bands = band_energies(frame) if frame.any() else np.zeros(len(_BANDS))
         self._ref.append((now, bands))
         if bands.sum() > SILENT_ENERGY:
+            if self._last_voiced is None or now - self._last_voiced > REPLY_GAP_S:
+                self._resumed_at = now
             self._last_voiced = now
+            self._reference_s += FRAME_SAMPLES / WEBRTC_RATE
         while self._ref and self._ref[0][0] < now - self.settings.max_delay_s:
             self._ref.popleft()
 
@@ -181,6 +252,30 @@ class EchoGuard:
     def filter(self, frame: np.ndarray, speech: bool, at: float | None = None) -> bool:
         """The VAD said `speech` for this microphone frame: is it a voice over the echo?"""
         now = time.perf_counter() if at is None else at
+        raw = self._compare(frame, speech, now)
+        if self.canceller is None or self._cancelled is None:
+            return raw
+        self._note_gap("heard", now)
+        cleaned = self.canceller.cancel(frame, now)
+        loud = float(np.abs(cleaned.astype(np.float32)).mean()) > CLEAN_VOICE_LEVEL
+        cancelled = self._cancelled.filter(cleaned, loud, now)
+        if raw or not self.reference_live(now):
+            return raw
+        settled = (
+            now - self._stalled_at > STALL_HOLD_S
+            and now - self._resumed_at > REPLY_SETTLE_S
+            and self._reference_s >= WARMUP_S
+        )
+        return cancelled and settled
+
+    def _note_gap(self, stream: str, now: float) -> None:
+        """A stall of either stream: the echo's delay may have moved."""
+        last = self._last_frame.get(stream)
+        if last is not None and now - last > STALL_GAP_S:
+            self._stalled_at = now
+        self._last_frame[stream] = now
+
+    def _compare(self, frame: np.ndarray, speech: bool, now: float) -> bool:
         if not self.reference_live(now):
             self._run = 0
             self._recent.clear()
@@ -194,7 +289,8 @@ class EchoGuard:
         self._recent.append(over)
         voice = over and sum(self._recent) >= self.settings.onset_frames
         if not voice:  # frames of a voice already heard must not raise the bound
-            self.bound.push(mic, loudest)
+            floor = self._noise if self._bound_above_noise else None
+            self.bound.push(mic if floor is None else np.maximum(mic - 2.0 * floor, 0.0), loudest)
         self._run = self._run + 1 if voice else 0
         if speech and not voice:
             self.suppressed += 1
