@@ -61,6 +61,7 @@ def test_option_choices_are_the_settings_choices() -> None:
         "AUDIO_ECHO_MAX_DELAY",
         "AUDIO_ECHO_MARGIN_DB",
         "AUDIO_ECHO_ONSET_FRAMES",
+        "AUDIO_ECHO_REFERENCE_DELAY",
         "AUDIO_END_OF_TURN",
         "AUDIO_END_OF_TURN_MIN_SILENCE",
         "AUDIO_END_OF_TURN_MAX_SILENCE",
@@ -77,8 +78,9 @@ def test_listening_echo_and_end_of_turn_options_reach_the_settings(tmp_path: Pat
         "listening_follow_up_seconds": 4.5,
         "wake_word_command_seconds": 3,
         "wake_word_preroll_seconds": 0.5,
-        "audio_echo": "suppress",
+        "audio_echo": "cancel",
         "audio_echo_onset_frames": 2,
+        "audio_echo_reference_delay": 0.1,
         "audio_end_of_turn": "semantic",
         "audio_end_of_turn_max_silence": 2.5,
         "ai_server_keepalive": 7,
@@ -90,7 +92,8 @@ def test_listening_echo_and_end_of_turn_options_reach_the_settings(tmp_path: Pat
     assert (listening.listening_mode, listening.wake_word) == ("push_to_talk", "hey_jarvis")
     assert (listening.follow_up_seconds, listening.command_seconds) == (4.5, 3.0)
     assert listening.wake_preroll_seconds == 0.5
-    assert (config.echo.mode, config.echo.onset_frames) == ("suppress", 2)
+    assert (config.echo.mode, config.echo.onset_frames) == ("cancel", 2)
+    assert config.echo.reference_delay_s == 0.1
     assert (config.end_of_turn.mode, config.end_of_turn.max_silence_s) == ("semantic", 2.5)
     assert config.ai_server_keepalive == 7.0
 
