@@ -300,7 +300,11 @@ class PeerSession:
             self.host.microphone = None
         if self.video_consumer is not None:
             await self.video_consumer.stop()
-        await self.pc.close()
+        if self.pc.signalingState != "closed":
+            await self.pc.close()
+        # else aiortc closes it already (its own task, once DTLS ended): awaiting that close
+        # awaits aiortc's shared future, which a cancelled wait (stop() cancelling this
+        # handler) would cancel, failing aiortc's task ("Task exception was never retrieved")
         await self._tasks.close()
         self.log.info("session closed (%s)", reason)
         await self._on_closed(self)
