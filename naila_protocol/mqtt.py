@@ -25,6 +25,19 @@ from naila_protocol.tasks import cancel_and_wait
 from naila_protocol.topics import DEFAULT_PREFIX
 
 _LOGGER = logging.getLogger(__name__)
+_CONNECTION_LOST = ("failed to receive on socket", "timeout on socket")
+"""paho's ERROR lines for a dropped connection, which MqttLink rides out (reconnects)."""
+
+
+def _connection_loss_is_a_warning(record: logging.LogRecord) -> bool:
+    if record.levelno == logging.ERROR and str(record.msg).startswith(_CONNECTION_LOST):
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
+
+
+_PAHO_LOGGER = logging.getLogger(f"{__name__}.paho")
+"""paho's log (instead of its "mqtt" logger): a broker restart is not an ERROR."""
+_PAHO_LOGGER.addFilter(_connection_loss_is_a_warning)
 
 TCP_NODELAY_OPTION = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 DEFAULT_MQTT_PORT = 1883
@@ -197,6 +210,7 @@ class MqttLink:
             tls_context=self._tls_context,
             protocol=aiomqtt.ProtocolVersion.V5 if self.mqtt5 else aiomqtt.ProtocolVersion.V311,
             timeout=10,
+            logger=_PAHO_LOGGER,
         )
 
     async def run(self) -> None:

@@ -4,11 +4,13 @@ no anonymous access, and the retained status coming back by itself after a broke
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from paho.mqtt.client import MQTT_LOG_ERR
 
 from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, MqttSettings, unique_client_id
 from tests.conftest import Broker
@@ -192,3 +194,20 @@ def test_client_ids_are_unique_per_instance() -> None:
     ids = {unique_client_id("naila-server-ai-1") for _ in range(50)}
     assert len(ids) == 50
     assert all(i.startswith("naila-server-ai-1-") for i in ids)
+
+
+async def test_a_dropped_connection_is_a_warning_in_paho_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """paho logs a broker restart as ERROR ('failed to receive on socket'); MqttLink rides it
+    out, so it is a WARNING; paho's other errors stay errors."""
+    link = MqttLink(MqttSettings(host="127.0.0.1"), client_id="log-test", on_message=print)
+    paho = link._make_client()._client
+    with caplog.at_level(logging.DEBUG, logger="naila_protocol.mqtt.paho"):
+        paho._easy_log(MQTT_LOG_ERR, "failed to receive on socket: %s", OSError(32, "Broken pipe"))
+        paho._easy_log(MQTT_LOG_ERR, "Caught exception in on_socket_open: %s", ValueError("x"))
+    levels = [(r.name, r.levelname, r.getMessage()[:28]) for r in caplog.records]
+    assert levels == [
+        ("naila_protocol.mqtt.paho", "WARNING", "failed to receive on socket:"),
+        ("naila_protocol.mqtt.paho", "ERROR", "Caught exception in on_socke"),
+    ]
