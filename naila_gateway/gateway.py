@@ -13,6 +13,7 @@ from typing import Any
 from naila_gateway.config import GatewayConfig
 from naila_gateway.device_control import DeviceControl
 from naila_gateway.events import device_event, gateway_status
+from naila_gateway.held_events import RELEASE_AFTER_S, HeldEvents
 from naila_gateway.http.server import HttpFrontend
 from naila_gateway.ice_addresses import IceAddressFilter
 from naila_gateway.listening import ListeningPreferences
@@ -70,7 +71,11 @@ class Gateway:
             ]
             + [(self.topics.upload_reply("+"), QOS_RELIABLE)],
             on_message=self._on_message,
+            on_state=self._on_mqtt_state,
         )
+        self.held_events = HeldEvents()
+        """Device events waiting for their device to be back on MQTT (held_events.py)."""
+        self._release_timer: asyncio.TimerHandle | None = None
         self.listening = ListeningPreferences(
             config.listening.listening_mode, config.listening.wake_word
         )
@@ -125,6 +130,8 @@ class Gateway:
         await self._tasks.close()
         for timer in self._answer_timers.values():
             timer.cancel()
+        if self._release_timer is not None:
+            self._release_timer.cancel()
         self._answer_timers.clear()
         await self.mqtt.publish_and_wait(
             self.topics.gateway_status,
@@ -212,6 +219,9 @@ class Gateway:
     # handlers -------------------------------------------------------------------------
     async def _handle_status(self, device_id: str, message: Incoming) -> None:
         status = parse_status(device_id, message.payload)
+        if status.online and not message.retain:  # live: the device is subscribed again
+            for payload in self.held_events.device_back(device_id):
+                self._publish_device_event(device_id, payload)
         current = self.sessions.get(device_id)
         self.control.listening_from_status(device_id, message.payload)
         if current is not None and current.over_http:
@@ -354,13 +364,37 @@ class Gateway:
 
     # publishing -----------------------------------------------------------------------
     def publish_event(self, device_id: str, event: str, **fields: Any) -> None:
-        """`devices/{id}/events` (QoS 1, not retained; held across a broker outage)."""
+        """`devices/{id}/events` (QoS 1, not retained; held across a broker outage until the
+        device is back: held_events.py)."""
         payload = device_event(event, device_id, **fields)
+        if self.held_events.holds(device_id):
+            self.held_events.add(device_id, payload)
+        else:
+            self._publish_device_event(device_id, payload)
+        for tap in self.event_taps:
+            tap(device_id, payload)
+
+    def _publish_device_event(self, device_id: str, payload: bytes) -> None:
         self.mqtt.publish(
             self.topics.device_events(device_id), payload, qos=QOS_RELIABLE, hold=True
         )
-        for tap in self.event_taps:
-            tap(device_id, payload)
+
+    def _on_mqtt_state(self, up: bool) -> None:
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
+        if not up:
+            self.held_events.link_down()
+            return
+        self.held_events.link_up(set(self._online) | set(self.sessions))
+        loop = asyncio.get_running_loop()
+        self._release_timer = loop.call_later(RELEASE_AFTER_S, self._release_held_events)
+
+    def _release_held_events(self) -> None:
+        self._release_timer = None
+        for device_id, payloads in self.held_events.release_all().items():
+            for payload in payloads:
+                self._publish_device_event(device_id, payload)
 
     def metrics_payload(self) -> dict[str, object]:
         return self._reporter.payload(
