@@ -15,9 +15,10 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient, MqttMockPahoClient
 
+from custom_components.naila import relay
 from custom_components.naila.const import CONF_PREFIX, DOMAIN, Topics
 
-from .real_broker import broker_port, real_mqtt  # noqa: F401 - fixtures of the real-broker tests
+from .real_broker import broker_port, peer, real_mqtt  # noqa: F401 - fixtures of the real-broker tests
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +32,16 @@ async def core_integration(request: pytest.FixtureRequest) -> None:
     if "hass" in request.fixturenames:
         hass: HomeAssistant = request.getfixturevalue("hass")
         assert await async_setup_component(hass, "homeassistant", {})
+
+
+@pytest.fixture(autouse=True)
+def patient_agent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give HA's agents two minutes per conversation request instead of the relay's 10 s.
+
+    HA's default agent loads its intents on the first request: seconds on an idle machine, more
+    than 10 s on a loaded one (and under coverage). Tests about the limit set `relay.timeout`.
+    """
+    monkeypatch.setattr(relay, "AGENT_TIMEOUT", 120.0)
 
 
 @pytest.fixture

@@ -1,18 +1,23 @@
 """HA's real MQTT client on a real mosquitto of the test's own (127.0.0.1, free port).
 
-Fixtures `broker_port` and `real_mqtt`, shared by the HA suites that need a real broker.
+Fixtures `broker_port`, `real_mqtt` and `peer` (a `Peer` client), shared by the HA suites that need a
+real broker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
 from homeassistant.components import mqtt as ha_mqtt
 from homeassistant.core import HomeAssistant
@@ -34,6 +39,63 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"mosquitto did not listen on {port}")
+
+
+class Peer:
+    """A plain paho client playing the gateway, the AI server and the devices.
+
+    `answer(topic, handler)` calls `handler` with each JSON message on that exact topic;
+    `record(topic_filter)` keeps every message matching it in `messages` (topic, payload, retain).
+    """
+
+    def __init__(self, port: int) -> None:
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="naila-test-peer")
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._recorded: list[str] = []
+        self.client.on_message = self._on_message
+
+    def publish(self, topic: str, payload: Any, retain: bool = False) -> None:
+        data = payload if isinstance(payload, str | bytes) else json.dumps(payload)
+        self.client.publish(topic, data, qos=1, retain=retain).wait_for_publish(5)
+
+    def answer(self, topic: str, handler: Callable[[dict[str, Any]], None]) -> None:
+        self.handlers[topic] = handler
+        self._subscribe(topic)
+
+    def record(self, topic_filter: str) -> None:
+        self._recorded.append(topic_filter)
+        self._subscribe(topic_filter)
+
+    def _subscribe(self, topic_filter: str) -> None:
+        """Subscribe and wait for the broker's SUBACK, so nothing published after is missed."""
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_args: subscribed.set()
+        self.client.subscribe(topic_filter, qos=1)
+        if not subscribed.wait(5):
+            raise TimeoutError(f"no SUBACK for {topic_filter}")
+
+    def received(self, topic: str) -> list[bytes]:
+        """Payloads received on one topic, oldest first."""
+        return [payload for t, payload, _ in list(self.messages) if t == topic]
+
+    def _on_message(self, _client: Any, _userdata: Any, msg: paho.MQTTMessage) -> None:
+        if any(paho.topic_matches_sub(f, msg.topic) for f in self._recorded):
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+        if handler := self.handlers.get(msg.topic):
+            handler(json.loads(msg.payload))
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def subscribed(hass: HomeAssistant) -> bool:
+    """True once HA's client has sent every SUBSCRIBE and got every ack (client internals)."""
+    client = hass.data["mqtt"].client
+    return not client._pending_subscriptions and not client._pending_operations
 
 
 @pytest.fixture
@@ -80,3 +142,11 @@ async def real_mqtt(
     yield entry
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def peer(broker_port: int, hass: HomeAssistant) -> AsyncGenerator[Peer]:
+    """A `Peer` on the test's broker (playing the gateway, the AI server and the devices)."""
+    client = await hass.async_add_executor_job(Peer, broker_port)
+    yield client
+    await hass.async_add_executor_job(client.close)

@@ -22,10 +22,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.naila.const import CONF_PREFIX, DOMAIN, Topics
 
 from .payloads import alert, device_status
+from .real_broker import Peer
+from .real_broker import subscribed as _subscribed
 from .real_broker import until as _until
-from .test_real_broker import Peer, _subscribed, peer
 
-__all__ = ["peer"]  # fixture used below (broker_port, real_mqtt: tests/ha/conftest.py)
+# Fixtures peer, broker_port and real_mqtt: tests/ha/conftest.py.
 CASES = 400
 SEED = 20261203
 WEIRD_IDS = ["..", "a" * 200, "dev ice", "\u00e9t\u00e9", "$SYS", "-", "kitchen2", "x.y:z"]

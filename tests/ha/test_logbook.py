@@ -23,9 +23,9 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.naila.const import CONF_PREFIX, DOMAIN
 
 from .payloads import alert, camera_status
-from .real_broker import until
+from .real_broker import Peer, until
+from .real_broker import subscribed as _subscribed
 from .test_chaos_availability import Processes
-from .test_real_broker import Peer, _subscribed
 
 ZONE_EVENT = "event.naila_zone_porch_alert"
 ZONE_PERSON = "binary_sensor.naila_zone_porch_person_detected"

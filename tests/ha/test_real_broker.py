@@ -2,61 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
-from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-import paho.mqtt.client as paho
-import pytest
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.naila.const import CONF_OFF_DELAY, CONF_PREFIX, DOMAIN
 
 from .payloads import JPEG, alert, camera_status
-from .real_broker import until
-
-
-class Peer:
-    """A plain paho client playing the gateway, the AI server and the devices."""
-
-    def __init__(self, port: int) -> None:
-        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="naila-test-peer")
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
-        self.client.on_message = self._on_message
-
-    def publish(self, topic: str, payload: Any, retain: bool = False) -> None:
-        data = payload if isinstance(payload, str) else json.dumps(payload)
-        self.client.publish(topic, data, qos=1, retain=retain).wait_for_publish(5)
-
-    def answer(self, topic: str, handler: Callable[[dict[str, Any]], None]) -> None:
-        self.handlers[topic] = handler
-        self.client.subscribe(topic, qos=1)
-
-    def _on_message(self, _client: Any, _userdata: Any, msg: paho.MQTTMessage) -> None:
-        if handler := self.handlers.get(msg.topic):
-            handler(json.loads(msg.payload))
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def _subscribed(hass: HomeAssistant) -> bool:
-    """True once HA's client has sent every SUBSCRIBE and got every ack (client internals)."""
-    client = hass.data["mqtt"].client
-    return not client._pending_subscriptions and not client._pending_operations
-
-
-@pytest.fixture
-async def peer(broker_port: int, hass: HomeAssistant) -> AsyncGenerator[Peer]:
-    client = await hass.async_add_executor_job(Peer, broker_port)
-    yield client
-    await hass.async_add_executor_job(client.close)
+from .real_broker import Peer, subscribed, until
 
 
 async def test_alert_and_snapshot_through_real_broker(
@@ -76,7 +31,7 @@ async def test_alert_and_snapshot_through_real_broker(
             getattr(hass.states.get("binary_sensor.front_cam_connectivity"), "state", None) == "on"
         )
     )
-    await until(lambda: _subscribed(hass))
+    await until(lambda: subscribed(hass))
 
     await hass.async_add_executor_job(
         peer.publish, "naila/alerts/front_door/person_detected", alert()
@@ -98,7 +53,6 @@ async def test_alert_and_snapshot_through_real_broker(
         )
 
     await hass.async_add_executor_job(peer.answer, "naila/devices/front_cam/media/request", device)
-    await asyncio.sleep(0.2)  # let the peer's SUBSCRIBE reach the broker
     result = await hass.services.async_call(
         DOMAIN, "request_snapshot", {"device_id": "front_cam"}, blocking=True, return_response=True
     )
