@@ -9,7 +9,9 @@ after "complete" and its verdict wait; the replay is the gateway's own detector 
 (`bench.end_of_turn.replay`). Rules: `text` (text rules alone), `audio` (Smart Turn alone),
 `text+audio` (text rules, Smart Turn for neutral clauses: the server's), `agree` (end early
 only when the text is not waiting for more AND Smart Turn says finished, else wait) and
-`agree-command` (the same, but the text must be a whole command).
+`agree-command` (the same, but the text must be a whole command); on a pass recorded with
+`--live smart_turn`: `smart_turn` (the gateway's Smart Turn at the pause, the server's text
+verdicts holding or ending the turn when they come) and `smart_turn-alone` (no text).
 """
 
 from __future__ import annotations
@@ -24,13 +26,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script or with -m
 
-import numpy as np
-
-from bench.end_of_turn import Judge, Policy, Record, judge_with, score
+from bench.end_of_turn import (
+    GATEWAY_AUDIO,
+    Judge,
+    Policy,
+    Record,
+    judge_with,
+    score,
+    smart_turn_policy,
+    verdict_latency,
+)
 from naila_gateway.end_of_turn import EndOfTurnMode, EndOfTurnSettings
 from naila_protocol.framing import TurnVerdict
 
-RULES = ("text", "audio", "text+audio", "agree", "agree-command")
+RULES = ("text", "audio", "text+audio", "agree", "agree-command", "smart_turn", "smart_turn-alone")
+SERVER_AUDIO_RULES = ("audio", "text+audio", "agree", "agree-command")
+"""Rules that read the server's Smart Turn probability (absent from a smart_turn pass)."""
 THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
 MIN_SILENCES = (0.1, 0.16, 0.2)
 WAITS = (0.4, 0.7, 1.0)
@@ -64,7 +75,8 @@ def load_records(path: Path) -> list[Record]:
             )
             for v in item["verdicts"]
         ]  # fmt: skip
-        records.append(Record(sample, list(item["speech"]), verdicts))  # type: ignore[arg-type]
+        offset = item.get("offset_ms")
+        records.append(Record(sample, list(item["speech"]), verdicts, offset))  # type: ignore[arg-type]
     return records
 
 
@@ -86,6 +98,8 @@ def agree_judge(threshold: float, *, command_only: bool) -> Judge:
 
 
 def policy(rule: str, threshold: float, min_silence: float, wait: float) -> Policy:
+    if rule.startswith("smart_turn"):
+        return smart_turn_policy(threshold, min_silence, 2.0, wait, text=rule == "smart_turn")
     settings = EndOfTurnSettings(
         EndOfTurnMode.SEMANTIC, min_silence_s=min_silence, max_silence_s=2.0, verdict_wait_s=wait
     )
@@ -111,20 +125,30 @@ def sweep(records: list[Record], rules: Iterable[str]) -> list[dict[str, Any]]:
     return results
 
 
-def verdict_latency(records: list[Record]) -> str:
-    """When the first verdict after the last spoken sample arrived (ms after that sample)."""
-    late = []
+def arriving_after(records: list[Record], pause_ms: float) -> list[Record]:
+    """The same records with every gateway Smart Turn answer arriving `pause_ms` after its
+    pause began: what the policies would do if the model took no time (its accuracy alone)."""
+    out = []
     for record in records:
-        end = record.sample.speech_end * 1000
-        after = [at - end for at, v in record.verdicts if v.audio_ms >= end - 20]
-        if after:
-            late.append(min(after))
-    if not late:
-        return "no verdicts after the last spoken sample"
-    return (
-        f"final verdict after the last spoken sample: median {np.median(late):.0f} ms, "
-        f"min {min(late):.0f}, p90 {np.percentile(late, 90):.0f} ({len(late)}/{len(records)})"
-    )
+        verdicts = [
+            (v.audio_ms + pause_ms if v.reason == GATEWAY_AUDIO else at, v)
+            for at, v in record.verdicts
+        ]
+        out.append(Record(record.sample, record.speech, verdicts, record.offset_ms))
+    return out
+
+
+def recorded_rules(records: list[Record], rules: Iterable[str]) -> list[str]:
+    """The rules this pass has the signals for."""
+    verdicts = [v for r in records for _, v in r.verdicts]
+    gateway = any(v.reason == GATEWAY_AUDIO for v in verdicts)
+    server_audio = any(v.probability is not None for v in verdicts if v.reason != GATEWAY_AUDIO)
+    return [
+        rule
+        for rule in rules
+        if (gateway or not rule.startswith("smart_turn"))
+        and (server_audio or rule not in SERVER_AUDIO_RULES)
+    ]
 
 
 def _row(r: dict[str, Any]) -> str:
@@ -141,9 +165,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("records", type=Path, help="JSON written by bench.end_of_turn --json")
     parser.add_argument("--rule", action="append", choices=RULES, help="rules to sweep (all)")
     parser.add_argument("--top", type=int, default=12, help="rows of the best policies shown")
+    parser.add_argument(
+        "--model-free-at",
+        type=float,
+        metavar="MS",
+        help="replay the gateway's Smart Turn answers as if they arrived MS after their pause "
+        "began (the model's own time and the machine's load removed)",
+    )
     args = parser.parse_args(argv)
     records = load_records(args.records)
-    results = sweep(records, args.rule or RULES)
+    if args.model_free_at is not None:
+        records = arriving_after(records, args.model_free_at)
+        print(f"gateway Smart Turn answers replayed {args.model_free_at:.0f} ms into each pause")
+    rules = recorded_rules(records, args.rule or RULES)
+    results = sweep(records, rules)
     paused = sum(r.sample.paused for r in records)
     print(f"{len(records)} utterances ({paused} paused mid-sentence); {verdict_latency(records)}")
     print("\n| policy | false cut-offs | median delay | p90 |\n|---|---|---|---|")
@@ -151,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         print(_row(r))
     semantic = results[2:]
     print(f"\nbest per rule (fewest false cut-offs, then median delay), of {len(semantic)}:")
-    for rule in args.rule or RULES:
+    for rule in rules:
         mine = [r for r in semantic if r["policy"].startswith(rule + " ")]
         if mine:
             print(_row(min(mine, key=_rank)))

@@ -10,6 +10,18 @@ from collections.abc import Sequence
 from naila_gateway.cli import config_from_args
 from naila_gateway.gateway import Gateway
 from naila_protocol.process import run_until_stopped
+from wyoming_bridge.models import ModelNotFoundError
+
+_LOGGER = logging.getLogger("naila_gateway")
+
+
+async def main(gateway: Gateway) -> int:
+    try:
+        await gateway.run()
+    except ModelNotFoundError as err:  # AUDIO_END_OF_TURN=smart_turn without its model
+        _LOGGER.error("%s", err)
+        return 2
+    return 0
 
 
 def run(argv: Sequence[str] | None = None) -> None:
@@ -25,7 +37,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     # -> 40 ms, a stall every session's 20 ms audio clock feels), and it runs sooner, so
     # ended sessions (aiortc peers sit in reference cycles) are freed sooner.
     gc.freeze()
-    run_until_stopped(Gateway(config).run())
+    sys.exit(run_until_stopped(main(Gateway(config))) or 0)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from naila_gateway.metrics import GatewayMetrics
 from naila_gateway.peer import PeerSession, SessionLogger
 from naila_gateway.server_client import ServerClient
 from naila_gateway.signaling import parse_status
+from naila_gateway.turn_audio import SmartTurnJudge
 from naila_gateway.voice import VoiceSession
 
 _LOGGER = logging.getLogger("naila_gateway.gateway")
@@ -34,6 +35,8 @@ class SessionFactory:
     ) -> None:
         self.config = config
         self.server = server
+        self.smart_turn: SmartTurnJudge | None = None
+        """AUDIO_END_OF_TURN=smart_turn: the gateway's Smart Turn model, set at its start."""
         self.metrics = metrics
         self.listening = listening
         self._publish_event = publish_event
@@ -58,6 +61,7 @@ class SessionFactory:
             logger=log,
             listening=self.listening.of(device_id),
             speaker=parse_status(device_id, status_payload).has_speaker,
+            smart_turn=self.smart_turn,
         )
         return self._peer(session_id, voice, status_payload, audio=audio, camera=camera, log=log)
 

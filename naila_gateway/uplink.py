@@ -27,12 +27,15 @@ class UtteranceUplink:
         server: ServerClient,
         listener: RequestListener,
         semantic_turn: bool,
+        turn_body: bytes = b"",
     ) -> None:
         self.device_id = device_id
         self.config = config
         self.server = server
         self._listener = listener
         self._semantic_turn = semantic_turn
+        self._turn_body = turn_body
+        """The TURN subscription's body (TurnSubscription: empty or text rules only)."""
         self.request_id: str | None = None
         """The utterance's request id while it is spoken (None: nobody is speaking to the server)."""
         self.streamed = False
@@ -83,8 +86,9 @@ class UtteranceUplink:
             # ask for the server's partial transcripts (and end-of-turn verdicts) at pauses
             kinds = [FrameKind.PARTIAL, *([FrameKind.TURN] if self._semantic_turn else [])]
             for kind in kinds:
+                body = self._turn_body if kind is FrameKind.TURN else b""
                 await self.server.send(
-                    Frame(self.device_id, self.config.sample_rate, frame.request_id, kind)
+                    Frame(self.device_id, self.config.sample_rate, frame.request_id, kind, body)
                 )
         self.streamed = True
 

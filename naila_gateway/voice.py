@@ -22,11 +22,19 @@ from naila_gateway.pcm import FRAME_SECONDS
 from naila_gateway.playback import EventPublisher, ReplyPlayer
 from naila_gateway.replies import PendingReply
 from naila_gateway.server_client import RequestListener, ServerClient
+from naila_gateway.turn_audio import AudioTurn, SmartTurnJudge
 from naila_gateway.uplink import UtteranceUplink
 from naila_gateway.utterance import UtteranceDetector, UtteranceEvent
 from naila_gateway.vad import make_vad
 from naila_protocol.device_events import state_event, transcript_event, wake_event
-from naila_protocol.framing import Frame, FrameKind, PartialTranscript, TurnVerdict
+from naila_protocol.framing import (
+    TURN_TEXT_ONLY,
+    Frame,
+    FrameKind,
+    PartialTranscript,
+    TurnSubscription,
+    TurnVerdict,
+)
 from naila_protocol.vocab import DeviceState, ListeningMode, Sound
 
 __all__ = ["EventPublisher", "VoiceSession"]
@@ -46,6 +54,7 @@ class VoiceSession(RequestListener):
         logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
         listening: ListeningChoice | None = None,
         speaker: bool = True,
+        smart_turn: SmartTurnJudge | None = None,
     ) -> None:
         self.device_id = device_id
         self.config = config
@@ -61,9 +70,18 @@ class VoiceSession(RequestListener):
             max_frames=int(config.max_utterance_seconds / FRAME_SECONDS),
         )
         self.turn = TurnGate(config.end_of_turn, config.silence_frames)
+        if self.turn.smart_turn and smart_turn is None:
+            raise ValueError("AUDIO_END_OF_TURN=smart_turn needs the gateway's Smart Turn model")
+        self.audio_turn = AudioTurn(smart_turn if self.turn.smart_turn else None, self.turn)
         self.echo = EchoGuard(config.echo)
         self.uplink = UtteranceUplink(
-            device_id, config, server=server, listener=self, semantic_turn=self.turn.semantic
+            device_id,
+            config,
+            server=server,
+            listener=self,
+            semantic_turn=self.turn.semantic,
+            # Smart Turn runs here: the server's text rules only
+            turn_body=TurnSubscription(TURN_TEXT_ONLY).to_json() if self.turn.smart_turn else b"",
         )
         self.replies = ReplyPlayer(
             device_id,
@@ -108,6 +126,8 @@ class VoiceSession(RequestListener):
         self.detector.silence_frames = self.turn.required_frames()
         event = self.detector.feed(frame, speech or self.listener.talking)
         self.turn.observe(speech or self.listener.talking, len(self.detector.frames))
+        if self.detector.active and self.utterance_id is not None:
+            self.audio_turn.after_frame(self.detector.frames)
         if self._talk_released:
             self._talk_released = False
             event = self.detector.end() or event
@@ -308,6 +328,7 @@ class VoiceSession(RequestListener):
         for request_id in [*replies, *speaking]:
             # the device is told, also when its connection dropped mid-turn (nothing silently lost)
             self._publish("interrupted", request_id=request_id, reason="session_closed")
+        await self.audio_turn.close()
         await self.listener.close()
 
     def info(self) -> dict[str, Any]:

@@ -55,6 +55,28 @@ def _opt_text(value: object) -> str | None:
 
 TURN_DISABLED = "disabled"
 """TurnVerdict.reason of a server without an end-of-turn model: no verdicts will follow."""
+TURN_TEXT_ONLY = "text"
+"""TurnSubscription.signals of a gateway that judges the audio itself (Smart Turn)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSubscription:
+    """Body of the gateway's TURN frame: empty (the server's own signals) or text rules only."""
+
+    signals: str | None = None
+
+    def to_json(self) -> bytes:
+        return b"" if self.signals is None else json.dumps({"signals": self.signals}).encode()
+
+    @classmethod
+    def from_frame(cls, frame: Frame) -> TurnSubscription:
+        """Raises ValueError/TypeError for a body that is not a subscription."""
+        if not frame.payload:
+            return cls()
+        signals = frame.json().get("signals")
+        if signals is not None and signals != TURN_TEXT_ONLY:
+            raise ValueError(f"signals must be {TURN_TEXT_ONLY!r} or null")
+        return cls(signals)
 
 
 @dataclass(slots=True)

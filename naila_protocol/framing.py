@@ -19,7 +19,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from naila_protocol.frame_bodies import TURN_DISABLED, PartialTranscript, ReplySummary, TurnVerdict
+from naila_protocol.frame_bodies import (
+    TURN_DISABLED,
+    TURN_TEXT_ONLY,
+    PartialTranscript,
+    ReplySummary,
+    TurnSubscription,
+    TurnVerdict,
+)
 from naila_protocol.topics import is_valid_device_id
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "PING_FRAME",
     "SUPPORTED_SAMPLE_RATES",
     "TURN_DISABLED",
+    "TURN_TEXT_ONLY",
     "ErrorCode",
     "Frame",
     "FrameError",
@@ -44,6 +52,7 @@ __all__ = [
     "Header",
     "PartialTranscript",
     "ReplySummary",
+    "TurnSubscription",
     "TurnVerdict",
     "encode_frame",
     "encode_header",

@@ -17,6 +17,7 @@ from naila_protocol.framing import (
     FrameError,
     FrameKind,
     ReplySummary,
+    TurnSubscription,
     TurnVerdict,
     error_frame,
     max_audio_bytes,
@@ -31,7 +32,7 @@ from .request_replies import ReplyWriter, Request, RequestObserver
 from .routing.router import HaRouter
 from .routing.stage import route_reply
 from .speculative import ChunkedUtterance, SpeculationSettings
-from .turn_detector import TurnDetector
+from .turn_detector import TurnDetector, TurnSignals
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -348,10 +349,18 @@ class GatewayConnection:
             return
         if frame.kind is FrameKind.PARTIAL:
             request.chunked.on_partial = lambda p: self._send_soon(request, frame.kind, p.to_json())
-        elif self.turn is None:  # no opinion, ever: the gateway keeps its fixed hang-over
+            return
+        try:
+            subscription = TurnSubscription.from_frame(frame)
+        except (ValueError, TypeError, UnicodeDecodeError) as err:
+            await self.frames.reject(frame, ErrorCode.BAD_HEADER, f"bad turn body: {err}")
+            return
+        if self.turn is None:  # no opinion, ever: the gateway keeps its fixed hang-over
             self._send_soon(request, frame.kind, TurnVerdict(None, 0, TURN_DISABLED).to_json())
-        else:
-            request.chunked.on_turn = lambda v: self._send_soon(request, frame.kind, v.to_json())
+            return
+        if subscription.signals is not None:  # the gateway judges the audio itself
+            request.chunked.turn_signals = TurnSignals(subscription.signals)
+        request.chunked.on_turn = lambda v: self._send_soon(request, frame.kind, v.to_json())
 
     def _send_soon(self, request: Request, kind: FrameKind, body: bytes) -> None:
         """A frame for a chunked request still being spoken (written by an owned task)."""

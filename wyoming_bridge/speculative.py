@@ -23,7 +23,7 @@ from naila_protocol.tasks import TaskSet
 
 from .audio import pcm16_to_float, pcm16_to_stt, peak_window_dbfs, rms_dbfs
 from .pipeline import Pipeline, PipelineEvent, RequestInfo
-from .turn_detector import TurnDetector, judge_pause
+from .turn_detector import TurnDetector, TurnSignals, judge_pause
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -131,6 +131,8 @@ class ChunkedUtterance:
         """Set when the gateway asked for PARTIAL frames: called with each new speculative
         transcript (never acted on: only the reply's final transcript is)."""
         self._last_partial = ""
+        self.turn_signals: TurnSignals | None = None
+        """The signals the gateway asked for (None: the server's TURN_SIGNALS)."""
         self._judge: asyncio.Task[None] | None = None
         self.info = info
         self.rate = rate
@@ -242,7 +244,11 @@ class ChunkedUtterance:
         audio_ms = len(audio) * 1000 // (2 * self.rate)
         try:
             verdict = await judge_pause(
-                self.turn, asyncio.shield(transcript), pcm16_to_stt(audio, self.rate), audio_ms
+                self.turn,
+                asyncio.shield(transcript),
+                pcm16_to_stt(audio, self.rate),
+                audio_ms,
+                signals=self.turn_signals,
             )
         except asyncio.CancelledError:
             raise

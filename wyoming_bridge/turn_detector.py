@@ -163,9 +163,16 @@ class TurnDetector:
             )
             return None
 
-    def decide(self, transcript: str, probability: float | None, audio_ms: int) -> TurnVerdict:
-        """The verdict for the pause after `audio_ms` of audio (complete None = don't know)."""
-        signals = self.settings.signals
+    def decide(
+        self,
+        transcript: str,
+        probability: float | None,
+        audio_ms: int,
+        signals: TurnSignals | None = None,
+    ) -> TurnVerdict:
+        """The verdict for the pause after `audio_ms` of audio (complete None = don't know);
+        `signals` overrides TURN_SIGNALS (a gateway that runs Smart Turn itself asks for text)."""
+        signals = signals or self.settings.signals
         text = classify(transcript)
         if signals is not TurnSignals.AUDIO and text is TextTurn.INCOMPLETE:
             return TurnVerdict(False, audio_ms, "text_incomplete", probability)
@@ -182,9 +189,15 @@ class TurnDetector:
 
 
 async def judge_pause(
-    detector: TurnDetector, transcript: Awaitable[str], samples: np.ndarray, audio_ms: int
+    detector: TurnDetector,
+    transcript: Awaitable[str],
+    samples: np.ndarray,
+    audio_ms: int,
+    *,
+    signals: TurnSignals | None = None,
 ) -> TurnVerdict:
     """Smart Turn (in an executor) alongside the speculative transcript, then the verdict."""
+    signals = signals or detector.settings.signals
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -194,16 +207,16 @@ async def judge_pause(
         return p
 
     model: asyncio.Future[float | None] | None = None
-    if detector.needs_audio:
+    if detector.needs_audio and signals is not TurnSignals.TEXT:
         model = asyncio.get_running_loop().run_in_executor(None, probability)
     text = ""
     try:
-        if detector.settings.signals is not TurnSignals.AUDIO:
+        if signals is not TurnSignals.AUDIO:
             text = await transcript
             timings["text_ms"] = round((time.perf_counter() - started) * 1e3, 1)
     finally:
         p = await model if model is not None else None
-    verdict = detector.decide(text, p, audio_ms)
+    verdict = detector.decide(text, p, audio_ms, signals)
     verdict.transcript = text
     verdict.timings = timings
     return verdict

@@ -9,7 +9,8 @@ for option in mqtt_host mqtt_port mqtt_username mqtt_password mqtt_prefix gatewa
     http_token http_tls_cert_file http_tls_key_file \
     audio_vad_mode audio_vad_threshold audio_silence_frames audio_sample_rate log_level \
     audio_end_of_turn audio_end_of_turn_min_silence audio_end_of_turn_max_silence \
-    audio_end_of_turn_verdict_wait audio_echo audio_echo_max_delay audio_echo_margin_db \
+    audio_end_of_turn_verdict_wait audio_end_of_turn_probe audio_end_of_turn_threshold \
+    audio_echo audio_echo_max_delay audio_echo_margin_db \
     audio_echo_onset_frames audio_echo_reference_delay listening_mode wake_word \
     listening_follow_up_seconds wake_word_command_seconds wake_word_preroll_seconds \
     ai_server_keepalive media_timeout media_max_bytes media_max_seconds; do

@@ -66,6 +66,8 @@ def test_option_choices_are_the_settings_choices() -> None:
         "AUDIO_END_OF_TURN_MIN_SILENCE",
         "AUDIO_END_OF_TURN_MAX_SILENCE",
         "AUDIO_END_OF_TURN_VERDICT_WAIT",
+        "AUDIO_END_OF_TURN_PROBE",
+        "AUDIO_END_OF_TURN_THRESHOLD",
         "AI_SERVER_KEEPALIVE",
     } <= offered
 

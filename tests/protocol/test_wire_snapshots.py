@@ -18,11 +18,13 @@ import pytest
 from naila_protocol.device_events import transcript_event
 from naila_protocol.framing import (
     PING_FRAME,
+    TURN_TEXT_ONLY,
     ErrorCode,
     Frame,
     FrameKind,
     PartialTranscript,
     ReplySummary,
+    TurnSubscription,
     TurnVerdict,
     encode_frame,
     error_frame,
@@ -97,6 +99,10 @@ FRAMES = {
         "r3",
         FrameKind.PARTIAL,
         PartialTranscript(text="turn on the", audio_ms=1200).to_json(),
+    ),
+    "turn_subscribe": Frame("kitchen", 16000, "r3", FrameKind.TURN),
+    "turn_subscribe_text": Frame(
+        "kitchen", 16000, "r3", FrameKind.TURN, TurnSubscription(TURN_TEXT_ONLY).to_json()
     ),
 }
 

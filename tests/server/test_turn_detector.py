@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from naila_protocol.framing import TURN_DISABLED, Frame, FrameKind, TurnVerdict
+from naila_protocol.framing import (
+    TURN_DISABLED,
+    TURN_TEXT_ONLY,
+    Frame,
+    FrameKind,
+    TurnSubscription,
+    TurnVerdict,
+)
 from tests.server.conftest import ServerFactory
 from tests.server.wire import Gateway, connect, pcm_bytes, silence
 from wyoming_bridge.app import ServerSettings
@@ -119,7 +126,7 @@ def test_model_failing_at_run_time_falls_back_with_one_warning(
 
 
 async def _chunked(
-    gateway: Gateway, request_id: str, pcm: bytes, rate: int, expect: int
+    gateway: Gateway, request_id: str, pcm: bytes, rate: int, expect: int, subscribe: bytes = b""
 ) -> list[TurnVerdict]:
     """100 ms CHUNKs in real time, TURN subscription after the first; the verdicts received
     (waiting up to 20 s for `expect` of them: judging takes seconds on a loaded machine)."""
@@ -131,7 +138,7 @@ async def _chunked(
             chunk = pcm[offset : offset + step]
             await gateway.send(Frame("den", rate, request_id, FrameKind.CHUNK, chunk))
             if index == 0:
-                await gateway.send(Frame("den", rate, request_id, FrameKind.TURN))
+                await gateway.send(Frame("den", rate, request_id, FrameKind.TURN, subscribe))
             await asyncio.sleep(0.1)
         async with asyncio.timeout(20):
             while len(frames) < expect:  # noqa: ASYNC110 (frames come from the reader task)
@@ -181,3 +188,42 @@ async def test_no_turn_frames_without_subscription_or_model(
     async with connect(server.port) as gateway:
         verdicts = await _chunked(gateway, "t2", pcm, rate, expect=1)
     assert [(v.complete, v.reason) for v in verdicts] == [(None, TURN_DISABLED)]
+
+
+async def test_text_only_subscription_skips_the_model(
+    make_server: ServerFactory, speech: Speech
+) -> None:
+    """A gateway that runs Smart Turn itself asks for the text rules only."""
+    server = await make_server()
+    rate = 16000
+    pcm = (
+        pcm_bytes(speech("tell me about the weather", rate))
+        + silence(3.0, rate)
+        + pcm_bytes(speech("turn on the kitchen lights", rate))
+        + silence(0.8, rate)
+    )
+    body = TurnSubscription(TURN_TEXT_ONLY).to_json()
+    async with connect(server.port) as gateway:
+        verdicts = await _chunked(gateway, "t3", pcm, rate, expect=2, subscribe=body)
+    assert len(verdicts) >= 2, verdicts
+    assert all(v.probability is None and "model_ms" not in v.timings for v in verdicts), verdicts
+    assert all(v.reason.startswith("text_") for v in verdicts), verdicts
+    assert "kitchen" in verdicts[-1].transcript.lower(), verdicts
+    assert verdicts[-1].complete is True, verdicts  # a whole command (or a clause that ends)
+
+
+@pytest.mark.parametrize("body", [b'{"signals": "psychic"}', b"[1, 2]", b"\xff\xfe"])
+async def test_bad_subscription_body_is_refused(
+    make_server: ServerFactory, speech: Speech, body: bytes
+) -> None:
+    server = await make_server()
+    rate = 16000
+    async with connect(server.port) as gateway:
+        await gateway.send(Frame("den", rate, "t4", FrameKind.CHUNK, silence(0.1, rate)))
+        await gateway.send(Frame("den", rate, "t4", FrameKind.TURN, body))
+        reply = await gateway.frame()
+        assert reply is not None and reply.kind is FrameKind.ERROR, reply
+        assert reply.json()["code"] == "bad_header" and "turn body" in reply.json()["message"]
+        await gateway.send(Frame("den", rate, "t4", FrameKind.TURN))  # the request lives on
+        await gateway.send(Frame("den", rate, "t4", FrameKind.FINAL, pcm_bytes(speech("hi", rate))))
+        assert (await gateway.streamed_reply("t4")).summary.status == "ok"
