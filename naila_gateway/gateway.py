@@ -12,7 +12,6 @@ from typing import Any
 
 from naila_gateway.config import GatewayConfig
 from naila_gateway.device_control import DeviceControl
-from naila_gateway.end_of_turn import EndOfTurnMode
 from naila_gateway.events import device_event, gateway_status
 from naila_gateway.held_events import RELEASE_AFTER_S, HeldEvents
 from naila_gateway.http.server import HttpFrontend
@@ -110,15 +109,11 @@ class Gateway:
         self.on_http_session_closed: Callable[[PeerSession], None] | None = None
         self.http: HttpFrontend | None = None
         """The device page and WHIP signaling, when HTTP_PORT is set."""
-        self.smart_turn: SmartTurnJudge | None = None
-        """AUDIO_END_OF_TURN=smart_turn: the Smart Turn model every device shares."""
 
     # lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         """Raises ModelNotFoundError (naming the package) when smart_turn has no model."""
-        if self.config.end_of_turn.mode is EndOfTurnMode.SMART_TURN and self.smart_turn is None:
-            self.smart_turn = await asyncio.to_thread(SmartTurnJudge.load, self.config.end_of_turn)
-            self._factory.smart_turn = self.smart_turn
+        await self._factory.start()
         self._ice_filter.install()
         self.server.start()
         self._services = [
@@ -150,9 +145,12 @@ class Gateway:
         await cancel_and_wait(services, logger=_LOGGER)
         await self.server.stop()
         self._ice_filter.uninstall()
-        if self.smart_turn is not None:
-            self.smart_turn.close()
-            self.smart_turn = self._factory.smart_turn = None
+        self._factory.stop()
+
+    @property
+    def smart_turn(self) -> SmartTurnJudge | None:
+        """AUDIO_END_OF_TURN=smart_turn: the Smart Turn model every device shares."""
+        return self._factory.smart_turn
 
     async def run(self) -> None:
         """Serve until cancelled."""

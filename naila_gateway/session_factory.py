@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from naila_gateway.config import GatewayConfig
+from naila_gateway.end_of_turn import EndOfTurnMode
 from naila_gateway.listening import ListeningPreferences
 from naila_gateway.metrics import GatewayMetrics
 from naila_gateway.peer import PeerSession, SessionLogger
@@ -36,11 +38,22 @@ class SessionFactory:
         self.config = config
         self.server = server
         self.smart_turn: SmartTurnJudge | None = None
-        """AUDIO_END_OF_TURN=smart_turn: the gateway's Smart Turn model, set at its start."""
+        """AUDIO_END_OF_TURN=smart_turn: the Smart Turn model every device shares."""
         self.metrics = metrics
         self.listening = listening
         self._publish_event = publish_event
         self._on_closed = on_closed
+
+    async def start(self) -> None:
+        """Load what sessions share (ModelNotFoundError names the package to install)."""
+        if self.config.end_of_turn.mode is EndOfTurnMode.SMART_TURN and self.smart_turn is None:
+            self.smart_turn = await asyncio.to_thread(SmartTurnJudge.load, self.config.end_of_turn)
+
+    def stop(self) -> None:
+        """After every session has closed."""
+        if self.smart_turn is not None:
+            self.smart_turn.close()
+            self.smart_turn = None
 
     def session(
         self, device_id: str, status_payload: bytes, *, audio: bool, camera: bool
