@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -134,3 +136,37 @@ async def test_an_interrupted_announcement_fails_the_call(
         )
     assert err.value.translation_key == "announce_failed"
     assert "interrupted" in str(err.value)
+
+
+async def test_a_timer_that_cannot_ring_logs_one_warning(
+    hass: HomeAssistant, mqtt, speaker: MockConfigEntry, publish, responder, caplog
+) -> None:
+    await responder("naila/devices/kitchen_speaker/command", None)
+    # The gateway goes offline before the timer is set: it finishes while nothing can play it.
+    publish("naila/gateway/status", {"online": False, "gateway_id": "gw"}, False)
+    await hass.async_block_till_done()
+    publish(
+        "naila/conversation/request",
+        {
+            "request_id": "r_timer",
+            "device_id": "kitchen_speaker",
+            "text": "set a timer for 1 second",
+        },
+    )
+    answer_topic = "naila/conversation/response/r_timer"
+    async with asyncio.timeout(120):  # the first request loads the intents
+        while not any(c.args[0] == answer_topic for c in mqtt.async_publish.call_args_list):  # noqa: ASYNC110 - polls the MQTT mock's call list
+            await asyncio.sleep(0.05)
+    (answer,) = [json.loads(c.args[1]) for c in mqtt.async_publish.call_args_list
+                 if c.args[0] == answer_topic]  # fmt: skip
+    assert answer["handled"], answer
+
+    with caplog.at_level(logging.WARNING, logger="custom_components.naila"):
+        async with asyncio.timeout(30):  # real time: HA's timer runs 1 s
+            while "Timer could not ring on kitchen_speaker" not in caplog.text:  # noqa: ASYNC110 - waits for HA's timer
+                await asyncio.sleep(0.05)
+        await hass.async_block_till_done()
+    assert caplog.text.count("Timer could not ring on kitchen_speaker") == 1
+    assert "gateway is offline" in caplog.text
+    assert "Traceback" not in caplog.text
+    assert responder.requests == []  # nothing was sent to a device that cannot play it
