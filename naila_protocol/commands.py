@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Self
 from urllib.parse import urlsplit
 
-from naila_protocol.payloads import (
+from naila_protocol.fields import (
     MAX_TEXT_CHARS,
     PayloadError,
     decode_object,

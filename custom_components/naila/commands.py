@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Self
 from urllib.parse import urlsplit
 
-from .wire import (
+from .wire_fields import (
     MAX_TEXT_CHARS,
     PayloadError,
     decode_object,

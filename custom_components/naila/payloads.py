@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,8 +12,14 @@ from typing import Any
 from homeassistant.util import dt as dt_util
 
 from .const import is_valid_device_id, is_valid_name
-from .wire import AUDIO_CAPABILITY_ALIASES, CAMERA_CAPABILITY_ALIASES, Capability, PayloadError
 from .wire import DeviceStatus as WireDeviceStatus
+from .wire import (
+    PayloadError,
+    audio_capable,
+    camera_capable,
+    decode_object,
+    speaker_capable,
+)
 
 
 def match_filter(topic_filter: str, topic: str) -> list[str] | None:
@@ -38,18 +43,8 @@ def raw_payload(msg: Any) -> bytes | str:
     return payload if isinstance(payload, str) else bytes(payload)
 
 
-def decode_json(payload: bytes | bytearray | str, max_bytes: int) -> dict[str, Any]:
-    """Decode a UTF-8 JSON object no larger than `max_bytes`."""
-    raw = payload.encode() if isinstance(payload, str) else bytes(payload)
-    if len(raw) > max_bytes:
-        raise PayloadError(f"payload of {len(raw)} bytes exceeds the limit of {max_bytes}")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as err:
-        raise PayloadError(f"not valid UTF-8 JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise PayloadError(f"expected a JSON object, got {type(data).__name__}")
-    return data
+decode_json = decode_object
+"""Decode a UTF-8 JSON object no larger than `max_bytes` (the wire schema's decoder)."""
 
 
 def _opt_str(data: dict[str, Any], key: str, max_len: int = 256) -> str | None:
@@ -147,15 +142,15 @@ class DeviceStatus:
 
     @property
     def has_audio(self) -> bool:
-        return not AUDIO_CAPABILITY_ALIASES.isdisjoint(self.capabilities)
+        return audio_capable(self.capabilities)
 
     @property
     def has_speaker(self) -> bool:
-        return Capability.SPEAKER in self.capabilities
+        return speaker_capable(self.capabilities)
 
     @property
     def has_camera(self) -> bool:
-        return not CAMERA_CAPABILITY_ALIASES.isdisjoint(self.capabilities)
+        return camera_capable(self.capabilities)
 
 
 def parse_device_status(device_id: str, payload: bytes | str) -> DeviceStatus:

@@ -15,7 +15,7 @@ from aiortc.mediastreams import MediaStreamError
 from naila_gateway.video.config import VideoConfig
 from naila_gateway.video.gate import MotionGate, VideoStats
 from naila_gateway.video.sender import FrameSink, VideoFrameSender
-from naila_protocol.payloads import CAMERA_CAPABILITY_ALIASES
+from naila_protocol.payloads import camera_capable
 from naila_protocol.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def attach_video_track(
 ) -> CameraVideoConsumer:
     """Start the consumer for a received video track: motion-gated for `camera` devices,
     drain-only for any other device (its frames are never queued nor sent)."""
-    is_camera = not CAMERA_CAPABILITY_ALIASES.isdisjoint(c.lower() for c in capabilities)
+    is_camera = camera_capable(capabilities)
     if not is_camera:
         _LOGGER.warning("[%s] video track from a device without the camera capability", device_id)
     return CameraVideoConsumer(track, device_id, sink if is_camera else None, config).start()

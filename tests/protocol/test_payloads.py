@@ -12,6 +12,9 @@ from naila_protocol.payloads import (
     DeviceStatus,
     IntegrationStatus,
     PayloadError,
+    audio_capable,
+    camera_capable,
+    speaker_capable,
     utc_timestamp,
 )
 from naila_protocol.vocab import ConversationMode, ListeningMode, WakeWord
@@ -119,3 +122,11 @@ def test_status_removed_last_will_and_listening_read_apart() -> None:
     assert epoch.timestamp == "1970-01-01T00:00:01Z" and not epoch.is_last_will
     with pytest.raises(PayloadError, match="'timestamp'"):
         DeviceStatus.from_json(b'{"online":true,"timestamp":[1]}', "d1")
+
+
+def test_capability_spellings_are_read_once() -> None:
+    assert audio_capable(["MIC"]) and audio_capable(("microphone",)) and audio_capable(["audio"])
+    assert camera_capable(["Video"]) and camera_capable(["camera"]) and not camera_capable(["mic"])
+    assert speaker_capable(["Speaker"]) and not speaker_capable(["audio"])
+    status = DeviceStatus.from_json(b'{"online":true,"capabilities":["Mic","VIDEO"]}', "d1")
+    assert status.has_audio and status.has_camera and not status.has_speaker

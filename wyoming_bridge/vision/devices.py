@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from naila_protocol.payloads import CAMERA_CAPABILITY_ALIASES, DeviceStatus, PayloadError
+from naila_protocol.payloads import DeviceStatus, PayloadError, camera_capable
 from naila_protocol.topics import is_valid_device_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class DeviceInfo:
 
     @property
     def has_camera(self) -> bool:
-        return not self.capabilities.isdisjoint(CAMERA_CAPABILITY_ALIASES)
+        return camera_capable(self.capabilities)
 
 
 class DeviceRegistry:
