@@ -188,15 +188,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
         )
         console.print(f"device page: {stack.page_url}", highlight=False, soft_wrap=True)
         if not args.no_camera:
-            alerts = await running.enter_async_context(
-                AlertWatcher(
-                    stack.mqtt_host,
-                    stack.mqtt_port,
-                    args.mqtt_prefix,
-                    args.mqtt_username,
-                    args.mqtt_password,
-                )
-            )
+            alerts = await running.enter_async_context(AlertWatcher(stack.mqtt_settings()))
             camera = await camera_device(stack, CAMERA_ID, args.camera_zone)
             await running.enter_async_context(camera)
             console.print(f"camera {CAMERA_ID} streaming in zone {args.camera_zone}")

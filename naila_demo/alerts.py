@@ -6,13 +6,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 from dataclasses import dataclass
 from typing import Any
 
-import aiomqtt
-
 from naila_demo.service import AsyncService
+from naila_protocol.mqtt import Incoming, MqttLink, MqttSettings, unique_client_id
 from naila_protocol.topics import QOS_RELIABLE, Topics
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,41 +46,29 @@ def parse_alert(payload: bytes) -> Alert | None:
 
 
 class AlertWatcher(AsyncService):
-    """`async with AlertWatcher(host, port, prefix) as alerts:` then `await alerts.first(s)`."""
+    """`async with AlertWatcher(mqtt) as alerts:` then `await alerts.first(s)`."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        prefix: str,
-        username: str | None = None,
-        password: str | None = None,
-    ) -> None:
-        self._client = aiomqtt.Client(
-            host,
-            port,
-            username=username,
-            password=password,
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-        )
-        self.topics = Topics(prefix)
+    def __init__(self, mqtt: MqttSettings) -> None:
+        self.topics = Topics(mqtt.prefix)
         self.alerts: list[Alert] = []
         self._arrived = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._entered = False
+        self.link = MqttLink(
+            mqtt,
+            client_id=unique_client_id("naila-demo-alerts"),
+            on_message=self._on_message,
+            subscriptions=[(self.topics.alerts_wildcard, QOS_RELIABLE)],
+        )
 
-    async def start(self) -> None:
-        await self._client.__aenter__()
-        self._entered = True
-        await self._client.subscribe(self.topics.alerts_wildcard, qos=QOS_RELIABLE)
-        self._task = asyncio.create_task(self._collect(), name="demo alerts")
+    async def start(self, within_s: float = 10.0) -> None:
+        """Connected and subscribed (no alert published from now on is missed)."""
+        self.link.start()
+        await asyncio.wait_for(self.link.connected.wait(), within_s)
 
-    async def _collect(self) -> None:
-        async for message in self._client.messages:
-            alert = parse_alert(bytes(message.payload))
-            if alert is not None:
-                self.alerts.append(alert)
-                self._arrived.set()
+    def _on_message(self, message: Incoming) -> None:
+        alert = parse_alert(message.payload)
+        if alert is not None:
+            self.alerts.append(alert)
+            self._arrived.set()
 
     async def first(self, within_s: float) -> Alert | None:
         """The first alert seen (waiting up to `within_s`), None if none came."""
@@ -91,12 +77,4 @@ class AlertWatcher(AsyncService):
         return self.alerts[0] if self.alerts else None
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._entered:
-            self._entered = False
-            with contextlib.suppress(aiomqtt.MqttError):
-                await self._client.__aexit__(None, None, None)
+        await self.link.close()

@@ -4,21 +4,17 @@ in reverse."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-import socket
 import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiomqtt
-
 from naila_demo.broker import MosquittoBroker
 from naila_demo.children import ChildProcess, free_port
 from naila_demo.service import AsyncService
-from naila_protocol.mqtt import MqttSettings
+from naila_protocol.mqtt import Incoming, MqttLink, MqttSettings, unique_client_id
+from naila_protocol.payloads import PayloadError, decode_object
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
 from naila_sim import SimDeviceConfig
 
@@ -78,6 +74,20 @@ class DemoStack(AsyncService):
     @property
     def children(self) -> list[ChildProcess]:
         return [c for c in (self.gateway, self.server, self.standby) if c is not None]
+
+    def mqtt_settings(self) -> MqttSettings:
+        """How the demo's own clients reach its broker (login, prefix and TLS included)."""
+        s = self.settings
+        return MqttSettings(
+            host=self.mqtt_host,
+            port=self.mqtt_port,
+            username=s.mqtt_username,
+            password=s.mqtt_password,
+            prefix=s.prefix,
+            tls_ca_file=s.mqtt_tls_ca_file,
+            tls_cert_file=s.mqtt_tls_cert_file,
+            tls_key_file=s.mqtt_tls_key_file,
+        )
 
     def device_config(self, device_id: str) -> SimDeviceConfig:
         """A simulated device on this stack's broker, with its login and topic prefix."""
@@ -199,32 +209,32 @@ class DemoStack(AsyncService):
         """This gateway's retained status says online and its metrics say the AI server is
         connected (before that, utterances would be dropped as 'server_unavailable')."""
         topics = Topics(self.settings.prefix)
-        online = server_connected = False
-        async with aiomqtt.Client(
-            self.mqtt_host,
-            self.mqtt_port,
-            username=self.settings.mqtt_username,
-            password=self.settings.mqtt_password,
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            tls_context=MqttSettings(
-                tls_ca_file=self.settings.mqtt_tls_ca_file,
-                tls_cert_file=self.settings.mqtt_tls_cert_file,
-                tls_key_file=self.settings.mqtt_tls_key_file,
-            ).ssl_context(),
-        ) as client:
-            await client.subscribe(topics.gateway_status, qos=QOS_RELIABLE)
-            await client.subscribe(topics.gateway_metrics, qos=QOS_RELIABLE)
-            async for message in client.messages:
-                with contextlib.suppress(ValueError, TypeError, AttributeError):
-                    data = json.loads(bytes(message.payload))
-                    if data.get("gateway_id") != self.gateway_id:
-                        continue
-                    if message.topic.matches(topics.gateway_status):
-                        online = bool(data.get("online"))
-                    else:
-                        server_connected = bool(data.get("server_connected"))
-                if online and server_connected:
-                    return
+        seen: dict[str, bool] = {}
+        ready = asyncio.Event()
+
+        def on_message(message: Incoming) -> None:
+            try:
+                data = decode_object(message.payload)
+            except PayloadError:
+                return
+            if data.get("gateway_id") != self.gateway_id:
+                return
+            key = "online" if message.topic == topics.gateway_status else "server_connected"
+            seen[key] = data.get(key) is True
+            if seen.get("online") and seen.get("server_connected"):
+                ready.set()
+
+        link = MqttLink(
+            self.mqtt_settings(),
+            client_id=unique_client_id("naila-demo"),
+            on_message=on_message,
+            subscriptions=[
+                (topics.gateway_status, QOS_RELIABLE),
+                (topics.gateway_metrics, QOS_RELIABLE),
+            ],
+        )
+        async with link:
+            await ready.wait()
 
     async def stop(self) -> None:
         """Gateway, then AI server, then the private broker; safe to call twice."""

@@ -177,9 +177,10 @@ class MqttLink:
         if self._task is None:
             self._task = asyncio.create_task(self.run(), name=f"mqtt {self.client_id}")
 
-    async def close(self) -> None:
-        """Publish the offline status (if connected), then disconnect."""
-        if self.status is not None:
+    async def close(self, *, publish_offline: bool = True) -> None:
+        """Publish the offline status (if connected; unless told not to: whoever closes has
+        published a status of its own), then disconnect (a clean disconnect: no last will)."""
+        if self.status is not None and publish_offline:
             await self.publish_and_wait(self.status.topic, self.status.offline_payload, retain=True)
         await self.flush()
         task, self._task = self._task, None

@@ -106,6 +106,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
     except TimeoutError as err:
         _LOGGER.error("%s: %s", args.device_id, err)
         return 1
+    except OSError as err:  # the TLS files (read before connecting)
+        _LOGGER.error("%s: cannot use the MQTT TLS files: %s", args.device_id, err)
+        return 1
     return 0
 
 

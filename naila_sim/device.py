@@ -11,18 +11,17 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiomqtt
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from naila_protocol.mqtt import MqttSettings
-from naila_protocol.payloads import utc_timestamp
+from naila_protocol.mqtt import Incoming, LinkStatus, MqttLink, MqttSettings, unique_client_id
+from naila_protocol.payloads import Capability, DeviceStatus, audio_capable, utc_timestamp
+from naila_protocol.tasks import TaskSet
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
 from naila_protocol.vocab import ListeningMode, WakeWord
 from naila_sim.echo import EchoPath, RoomEcho
@@ -45,7 +44,7 @@ class SimDeviceConfig:
     """CA certificate (PEM) of the broker: turns TLS on."""
     mqtt_tls_cert_file: str | None = None
     mqtt_tls_key_file: str | None = None
-    capabilities: list[str] = field(default_factory=lambda: ["audio", "speaker"])
+    capabilities: list[str] = field(default_factory=lambda: [Capability.AUDIO, Capability.SPEAKER])
     firmware_version: str = "naila-sim-0.1"
     loopback: bool = False
     """Offer only 127.0.0.1 ICE candidates (patches aioice for the process while running)."""
@@ -59,6 +58,18 @@ class SimDeviceConfig:
     """Where the device is (its status `zone`: the area in Home Assistant, the alert zone)."""
     video: Callable[[], MediaStreamTrack] | None = None
     """A camera: makes the video track sent in each new WebRTC session."""
+
+    def mqtt_settings(self) -> MqttSettings:
+        return MqttSettings(
+            host=self.mqtt_host,
+            port=self.mqtt_port,
+            username=self.mqtt_username,
+            password=self.mqtt_password,
+            prefix=self.prefix,
+            tls_ca_file=self.mqtt_tls_ca_file,
+            tls_cert_file=self.mqtt_tls_cert_file,
+            tls_key_file=self.mqtt_tls_key_file,
+        )
 
 
 @dataclass(slots=True)
@@ -96,12 +107,25 @@ class SimDevice:
         self.events: list[dict[str, Any]] = []
         self._event_added = asyncio.Event()
         self._status_payload = self._make_status(online=True)
-        self._client: aiomqtt.Client | None = None
-        self._mqtt_ready = asyncio.Event()
+        device_id = config.device_id
+        self.link = MqttLink(
+            config.mqtt_settings(),
+            client_id=unique_client_id(f"naila-sim-{device_id}"),
+            on_message=self._on_message,
+            subscriptions=[
+                (self.topics.device(device_id, leaf), QOS_RELIABLE)
+                for leaf in ("signaling/offer", "signaling/ice", "events")
+            ],
+            # the same bytes on a reconnect: the gateway keeps a live session
+            status=LinkStatus(
+                topic=self.topics.device_status(device_id),
+                online_payload=lambda: self._status_payload,
+                offline_payload=DeviceStatus(device_id, online=False).to_json(),  # the last will
+            ),
+        )
         self._connected = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(_LOGGER)
         self._loopback: contextlib.ExitStack | None = None
 
     # lifecycle ------------------------------------------------------------------------
@@ -113,49 +137,46 @@ class SimDevice:
         await self.stop()
 
     async def start(self, within: float = 10.0) -> None:
+        """Connect to the broker (subscriptions, then the retained status) within `within` s
+        (else stopped again, TimeoutError); the link keeps reconnecting until stop()."""
         if self.config.loopback:
             self._loopback = contextlib.ExitStack()
             self._loopback.enter_context(loopback_host_addresses())
-        self._task = asyncio.create_task(self._run_mqtt(), name=f"sim-{self.config.device_id}")
-        await asyncio.wait_for(self._mqtt_ready.wait(), within)
+        self.link.start()
+        try:
+            await asyncio.wait_for(self.link.connected.wait(), within)
+        except BaseException:
+            await self.stop(publish_offline=False)
+            raise
 
     async def stop(self, *, publish_offline: bool = True) -> None:
-        """Publish offline (like a clean shutdown), close the peer and MQTT."""
+        """Publish offline (like a clean shutdown), close the peer and MQTT. Without
+        `publish_offline` the retained status stays as it was (a device that vanished).
+        Safe to call twice."""
         if publish_offline:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(RuntimeError):  # not connected: nothing to publish on
                 await self.set_online(False)
         await self._close_pc()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.recorder.detach()
+        await self.link.close(publish_offline=False)
+        await self._tasks.close()
+        await self.recorder.close()
         if self._loopback is not None:
             self._loopback.close()
             self._loopback = None
 
     def _make_status(self, *, online: bool) -> bytes:
-        return json.dumps(
-            {
-                "device_id": self.config.device_id,
-                "online": online,
-                "capabilities": self.config.capabilities,
-                "firmware_version": self.config.firmware_version,
-                **(
-                    {"listening_mode": self.config.listening_mode}
-                    if self.config.listening_mode
-                    else {}
-                ),
-                **({"wake_word": self.config.wake_word} if self.config.wake_word else {}),
-                **({"name": self.config.name} if self.config.name else {}),
-                **({"zone": self.config.zone} if self.config.zone else {}),
-                "timestamp": utc_timestamp(milliseconds=True),
-            }
-        ).encode()
+        config = self.config
+        return DeviceStatus(
+            device_id=config.device_id,
+            online=online,
+            capabilities=frozenset(config.capabilities),
+            name=config.name or None,
+            zone=config.zone or None,
+            listening_mode=config.listening_mode or None,
+            wake_word=config.wake_word or None,
+            timestamp=utc_timestamp(milliseconds=True),
+            firmware_version=config.firmware_version,
+        ).to_json()
 
     async def set_online(self, online: bool) -> None:
         """Publish a fresh retained status (a new session when online, teardown when not)."""
@@ -163,75 +184,25 @@ class SimDevice:
         if not online:
             await self._close_pc()
         self._status_payload = self._make_status(online=online)
-        if self._client is None:
-            raise RuntimeError("MQTT is not connected")
-        await self._client.publish(
-            self.topics.device_status(self.config.device_id),
-            self._status_payload,
-            qos=1,
-            retain=True,
+        await self._publish(
+            self.topics.device_status(self.config.device_id), self._status_payload, retain=True
         )
 
     async def publish_raw(self, leaf: str, payload: bytes, *, device_id: str | None = None) -> None:
         """Publish anything on one of this device's topics (for malformed-input tests)."""
-        if self._client is None:
+        await self._publish(self.topics.device(device_id or self.config.device_id, leaf), payload)
+
+    async def _publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        if not await self.link.publish_and_wait(topic, payload, qos=QOS_RELIABLE, retain=retain):
             raise RuntimeError("MQTT is not connected")
-        topic = self.topics.device(device_id or self.config.device_id, leaf)
-        await self._client.publish(topic, payload, qos=QOS_RELIABLE)
 
-    async def _run_mqtt(self) -> None:
-        device_id = self.config.device_id
-        will = aiomqtt.Will(
-            self.topics.device_status(device_id),
-            json.dumps({"device_id": device_id, "online": False}).encode(),
-            qos=1,
-            retain=True,
-        )
-        tls = MqttSettings(
-            tls_ca_file=self.config.mqtt_tls_ca_file,
-            tls_cert_file=self.config.mqtt_tls_cert_file,
-            tls_key_file=self.config.mqtt_tls_key_file,
-        ).ssl_context()
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    self.config.mqtt_host,
-                    self.config.mqtt_port,
-                    username=self.config.mqtt_username,
-                    password=self.config.mqtt_password,
-                    will=will,
-                    keepalive=30,
-                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-                    tls_context=tls,
-                ) as client:
-                    for leaf in ("signaling/offer", "signaling/ice", "events"):
-                        await client.subscribe(
-                            self.topics.device(device_id, leaf), qos=QOS_RELIABLE
-                        )
-                    # same bytes on a reconnect: the gateway keeps a live session
-                    await client.publish(
-                        self.topics.device_status(device_id),
-                        self._status_payload,
-                        qos=1,
-                        retain=True,
-                    )
-                    self._client = client
-                    self._mqtt_ready.set()
-                    async for message in client.messages:
-                        self._on_message(str(message.topic), bytes(message.payload))
-            except aiomqtt.MqttError as err:
-                _LOGGER.info("[sim %s] MQTT: %s; reconnecting", device_id, err)
-            finally:
-                self._client = None
-            await asyncio.sleep(0.3)
-
-    def _on_message(self, topic: str, payload: bytes) -> None:
-        parsed = self.topics.parse_device_topic(topic)
+    def _on_message(self, message: Incoming) -> None:
+        parsed = self.topics.parse_device_topic(message.topic)
         if parsed is None:
             return
         _, leaf = parsed
         try:
-            data = json.loads(payload)
+            data = json.loads(message.payload)
         except ValueError:  # not JSON, or not UTF-8
             return
         if not isinstance(data, dict):
@@ -240,9 +211,7 @@ class SimDevice:
             self.events.append(data)
             self._event_added.set()
         elif leaf == "signaling/offer":
-            task = asyncio.create_task(self._answer(data))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._answer(data), name=f"answer {self.config.device_id}")
 
     # WebRTC ---------------------------------------------------------------------------
     async def _answer(self, offer: dict[str, Any]) -> None:
@@ -272,18 +241,17 @@ class SimDevice:
             await pc.setRemoteDescription(
                 RTCSessionDescription(sdp=str(offer.get("sdp")), type="offer")
             )
-            if not self.config.video or "audio" in self.config.capabilities:
+            if not self.config.video or audio_capable(self.config.capabilities):
                 pc.addTrack(self.mic)
             if self.config.video is not None:
                 pc.addTrack(self.config.video())
             await pc.setLocalDescription(await pc.createAnswer())
             answer = {"type": "answer", "sdp": pc.localDescription.sdp, "session_id": session_id}
-            if self._client is not None:
-                await self._client.publish(
-                    self.topics.signaling_answer(self.config.device_id),
-                    json.dumps(answer).encode(),
-                    qos=QOS_RELIABLE,
-                )
+            await self.link.publish_and_wait(
+                self.topics.signaling_answer(self.config.device_id),
+                json.dumps(answer).encode(),
+                qos=QOS_RELIABLE,
+            )
 
     async def _close_pc(self) -> None:
         pc, self.pc = self.pc, None

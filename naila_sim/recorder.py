@@ -13,6 +13,8 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from naila_protocol.tasks import TaskSet
+
 RATE = 48000
 VOICED_RMS = 100.0
 """RMS above which a received frame counts as sound (Opus silence decodes to ~0)."""
@@ -31,18 +33,26 @@ class Recorder:
         self._rms: list[float] = []
         self._dropped = 0
         self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskSet()
+        """The draining task and the ones detach() stopped, awaited by close()."""
         self._new_frame = asyncio.Event()
         self.on_frame: Callable[[np.ndarray, float], None] | None = None
         """Called with (samples, arrival time) of every frame (a speaker feeding an echo)."""
 
     def attach(self, track: MediaStreamTrack) -> None:
         self.detach()
-        self._task = asyncio.ensure_future(self._run(track))
+        self._task = self._tasks.spawn(self._run(track), name="sim recorder")
 
     def detach(self) -> None:
+        """Stop draining the current track (a new session's track replaces it)."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
+
+    async def close(self) -> None:
+        """Stop draining and wait until every draining task has ended."""
+        self._task = None
+        await self._tasks.close()
 
     async def _run(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):
