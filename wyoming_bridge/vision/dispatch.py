@@ -59,9 +59,7 @@ class VisionDispatch:
             if leaf == "status":
                 self.devices.update_from_status(device_id, payload)
             elif leaf == "media/snapshot":
-                pushed = self.snapshots.claim(device_id, payload)
-                if pushed is not None:
-                    self.jobs.spawn(self.frames.pushed_media(device_id, pushed))
+                self.jobs.spawn_background(self._snapshot(device_id, payload))
             return
         if topic == self.topics.server_media_request:
             self.jobs.spawn(self.media.handle(payload))
@@ -74,3 +72,9 @@ class VisionDispatch:
             self.jobs.spawn_background(self.uploads.reject_busy(session_id, payload))
         else:
             self.jobs.spawn(self.uploads.handle(session_id, media, payload))
+
+    async def _snapshot(self, device_id: str, payload: bytes) -> None:
+        """A snapshot answers a request of ours, or is one the device pushed by itself."""
+        pushed = await self.snapshots.claim(device_id, payload)
+        if pushed is not None:
+            self.jobs.spawn(self.frames.pushed_media(device_id, pushed))

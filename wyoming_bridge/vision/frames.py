@@ -67,7 +67,9 @@ class CameraFrames:
         """A device pushed an image or clip by itself (e.g. a battery camera on motion)."""
         media_type = data.get("media_type", "image")
         try:
-            raw = decode_base64(data.get("data"), self.config.max_upload_bytes)
+            raw = await asyncio.to_thread(
+                decode_base64, data.get("data"), self.config.max_upload_bytes
+            )
             if media_type == "image":
                 self.stats["snapshots"] += 1
                 await self.handle_video_frame(device_id, raw)

@@ -12,7 +12,7 @@ from naila_protocol.payloads import utc_timestamp
 from naila_protocol.topics import Topics, is_valid_device_id
 
 from .link import Publish
-from .store import MediaStore
+from .store import MediaRecord, MediaStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,11 +43,16 @@ class MediaFetch:
             reason = "no media store configured" if store is None else "unknown media_id"
             reply.update(status="error", error={"code": "not_found", "message": reason})
         else:
-            raw = await asyncio.to_thread(store.read, record)
+            encoded = await asyncio.to_thread(_read_base64, store, record)
             reply.update(
                 status="ok", media_type=record.media_type, format=record.format,
                 timestamp=utc_timestamp(record.created), analysis=record.analysis,
                 device_id=record.device_id, zone=record.zone, event_type=record.event_type,
-                data=base64.b64encode(raw).decode(),
+                data=encoded,
             )  # fmt: skip
         await self.publish(self.topics.server_media_response(request_id), reply)
+
+
+def _read_base64(store: MediaStore, record: MediaRecord) -> str:
+    """The stored file as base64 (megabytes: run in a thread)."""
+    return base64.b64encode(store.read(record)).decode()

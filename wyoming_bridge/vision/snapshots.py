@@ -60,17 +60,15 @@ class Snapshots:
         """Snapshot requests still waiting for their device."""
         return len(self._pending)
 
-    def claim(self, device_id: str, payload: bytes) -> dict[str, Any] | None:
+    async def claim(self, device_id: str, payload: bytes) -> dict[str, Any] | None:
         """A `media/snapshot` message: resolve our request, or return it if the device pushed it.
 
-        Malformed payloads, our duplicates and other servers' replies return None.
+        Malformed payloads, our duplicates and other servers' replies return None. The JSON
+        (a base64 image: megabytes) is decoded in a thread, off the loop.
         """
-        try:
-            data = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
+        data = await asyncio.to_thread(_json_object, payload)
+        if data is None:
             _LOGGER.warning("[%s] malformed media/snapshot payload ignored", device_id)
-            return None
-        if not isinstance(data, dict):
             return None
         request_id = str(data.get("request_id") or "")
         future = self._pending.get(request_id)
@@ -120,7 +118,7 @@ class Snapshots:
     ) -> dict[str, Any]:
         """Snapshot from a device, analysed, as a visual context (raises on timeout/bad data)."""
         data = await self.request(device_id, wait)
-        raw = decode_base64(data.get("data"), self.config.max_upload_bytes)
+        raw = await asyncio.to_thread(decode_base64, data.get("data"), self.config.max_upload_bytes)
         image = await asyncio.to_thread(decode_image, raw, self.config.max_pixels)
         analysis = await self.analyzer.analyze(image.bgr, with_ocr=with_ocr)
         self.stats["snapshots"] += 1
@@ -140,3 +138,11 @@ class Snapshots:
             )  # fmt: skip
             ctx["source"]["media_id"] = record.media_id
         return ctx
+
+
+def _json_object(payload: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -124,7 +124,7 @@ class Uploads:
             out["answer"] = await self._answer(question, context_text, None)
             return out
 
-        raw = decode_base64(data.get("data"), cfg.max_upload_bytes)
+        raw = await asyncio.to_thread(decode_base64, data.get("data"), cfg.max_upload_bytes)
         fmt = str(data.get("format") or "")
         ctx: dict[str, Any] | None = None
         if media == "image":
