@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import aiomqtt
+import numpy as np
 import pytest
 
 from naila_gateway import Gateway, GatewayConfig
+from naila_gateway.pcm import FRAME_SAMPLES
 from naila_protocol.mqtt import MqttSettings
 from naila_protocol.topics import Topics
 from naila_sim import SimDevice, SimDeviceConfig, loopback_host_addresses
@@ -102,3 +104,19 @@ async def handled_before_marker(
     for device_id in devices:
         async with gateway.device_turn(device_id):
             pass
+
+
+SETTLE_FRAMES = 25
+"""Frames beyond the silence that ends an utterance (jitter, frames still in flight)."""
+
+
+async def say_and_settle(gateway: Gateway, device: SimDevice, samples: np.ndarray) -> None:
+    """Say `samples`, then wait until `gateway` has processed every frame of them and the
+    silence after them that would end an utterance: whatever this speech was going to start
+    (a wake, an utterance sent to the server) has started. Counted in frames the gateway
+    handled, not in seconds, so a slow machine cannot make it return early."""
+    start = gateway.metrics.frames_in
+    await device.say(samples)
+    spoken = -(-len(samples) // FRAME_SAMPLES)
+    needed = start + spoken + gateway.config.silence_frames + SETTLE_FRAMES
+    await wait_until(lambda: gateway.metrics.frames_in >= needed, 20)

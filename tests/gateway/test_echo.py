@@ -158,14 +158,14 @@ async def test_own_reply_never_interrupts_but_a_voice_does(
         mark = device.recorder.mark()
         await device.say(request)
         await _reply_played(device, mark)
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(0.4)  # pacing: the user waits a moment before the next request
     assert not [e for e in device.events if e.get("event") == "interrupted"]
     # now someone talks over the reply
     mark = device.recorder.mark()
     since = len(device.events)
     await device.say(request)
     await device.recorder.wait_voiced(mark, within=15)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(1.0)  # pacing: a second into the reply, someone talks over it
     device.mic.queue(speak_text("stop, that is enough thank you", voice="en-gb"))
     interrupted = await device.wait_event("interrupted", since=since, within=5)
     assert interrupted["reason"] == "barge_in"

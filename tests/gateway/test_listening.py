@@ -3,7 +3,6 @@ settings and commands switch modes; announcements end when they finished playing
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 
@@ -14,6 +13,7 @@ from naila_protocol.framing import FrameKind
 from naila_protocol.payloads import DeviceSettings
 from naila_protocol.vocab import DeviceCommand, ListeningMode, Sound
 from naila_sim import tone
+from tests.gateway.conftest import say_and_settle
 from tests.helpers import wait_for_session, wait_until
 
 
@@ -113,8 +113,7 @@ async def test_wake_word_mode_ignores_speech_without_the_wake_word(
     await device.wait_connected()
     session = await wait_for_session(gateway, "living")
 
-    await device.say(tone(1.0))
-    await asyncio.sleep(0.8)
+    await say_and_settle(gateway, device, tone(1.0))
 
     assert not [e for e in device.events if e["event"] in ("utterance", "wake")]
     assert not reply_server.received
@@ -124,12 +123,11 @@ async def test_wake_word_mode_ignores_speech_without_the_wake_word(
 
 async def test_push_to_talk(make_gateway, make_device, reply_server) -> None:
     reply_server.reply_seconds, reply_server.pace = 4.0, 1.0
-    await make_gateway(ai_server_port=reply_server.port)
+    gateway = await make_gateway(ai_server_port=reply_server.port)
     device = await make_device("desk", listening_mode=ListeningMode.PUSH_TO_TALK)
     await device.wait_connected()
 
-    await device.say(tone(0.8))  # not held: nothing is sent
-    await asyncio.sleep(0.6)
+    await say_and_settle(gateway, device, tone(0.8))  # not held: nothing is sent
     assert not reply_server.received
 
     await command(device, DeviceCommand.TALK_START)
@@ -174,8 +172,7 @@ async def test_settings_and_commands_switch_the_mode(
     settings = DeviceSettings("bedroom", listening_mode=ListeningMode.WAKE_WORD)
     await device.publish_raw("settings", settings.to_json())
     await wait_until(lambda: session.voice.listener.mode is ListeningMode.WAKE_WORD)
-    await device.say(tone(0.8))
-    await asyncio.sleep(0.6)
+    await say_and_settle(gateway, device, tone(0.8))
     assert not reply_server.received
 
     await device.publish_raw("settings", b'{"listening_mode": "sometimes"}')
@@ -193,7 +190,7 @@ async def test_start_conversation_listens_for_the_answer_without_a_trigger(
     make_gateway, make_device, reply_server
 ) -> None:
     reply_server.reply_seconds = 0.5
-    await make_gateway(
+    gateway = await make_gateway(
         ai_server_port=reply_server.port, listening=ListeningSettings(follow_up_seconds=1.5)
     )
     device = await make_device("study", listening_mode=ListeningMode.WAKE_WORD)
@@ -210,6 +207,5 @@ async def test_start_conversation_listens_for_the_answer_without_a_trigger(
     await device.recorder.wait_quiet(turn.first_audio_index or 0)
     await wait_until(lambda: states(device)[-1] == "idle", within=3)  # the follow-up window closed
     since = len(device.events)
-    await device.say(tone(0.8))
-    await asyncio.sleep(0.6)
+    await say_and_settle(gateway, device, tone(0.8))
     assert not [e for e in device.events[since:] if e["event"] == "utterance"]

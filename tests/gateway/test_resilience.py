@@ -52,7 +52,7 @@ async def test_broker_restart_keeps_sessions(
     session = await wait_for_session(gateway, "attic")
 
     await asyncio.to_thread(mqtt_broker.stop)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # pacing: the broker stays away a moment
     await asyncio.to_thread(mqtt_broker.start)
     await wait_until(lambda: gateway.mqtt.connections >= 2 and gateway.mqtt.connected.is_set(), 15)
 
@@ -61,7 +61,14 @@ async def test_broker_restart_keeps_sessions(
         async with asyncio.timeout(5):
             status = json.loads((await anext(aiter(observer.messages))).payload)
     assert status["online"] is True
-    await asyncio.sleep(1.0)  # the device republishes its (identical) status
+    # the device reconnects and republishes its (identical) status; a marker status sent
+    # after it on the device's connection shows the gateway has handled it
+    await wait_until(lambda: device.link.connections >= 2 and device.link.connected.is_set(), 15)
+    marker = {"device_id": "marker", "online": True, "capabilities": ["audio"]}
+    await device.publish_raw("status", json.dumps(marker).encode(), device_id="marker")
+    await wait_until(lambda: "marker" in gateway.sessions)
+    async with gateway.device_turn("attic"):
+        pass
     assert gateway.sessions["attic"] is session and session.state == "connected"
     before = len(device.events)
     turn = await device.turn(tone(0.6))
@@ -103,8 +110,8 @@ async def test_server_reconnect_mid_utterance_resends_it_whole(
     await gateway.server.wait_connected()
 
     speaking = asyncio.create_task(device.turn(tone(2.5)))
-    await asyncio.sleep(0.8)  # chunks of this utterance are on the old connection
-    assert reply_server.requests(FrameKind.CHUNK)
+    # chunks of this utterance are on the old connection
+    await wait_until(lambda: len(reply_server.requests(FrameKind.CHUNK)) >= 2)
     await reply_server.stop()
     restarted = ReplyServer(port=reply_server.port)
     await restarted.start()
@@ -146,7 +153,9 @@ async def test_one_device_vanishing_does_not_disturb_another(
     flaky_session = await wait_for_session(gateway, "flaky")
 
     talking = asyncio.create_task(steady.turn(tone(1.0)))
-    await asyncio.sleep(0.3)
+    await wait_until(  # steady is mid-utterance
+        lambda: any(f.device_id == "steady" for f in reply_server.requests(FrameKind.CHUNK))
+    )
     await flaky.pc.close()  # media gone without any MQTT message
 
     turn = await talking
@@ -188,7 +197,7 @@ async def test_session_ending_mid_utterance_tells_the_device(
     await device.wait_connected()
     await wait_for_session(gateway, "porch")
     device.mic.queue(tone(3.0))
-    await asyncio.sleep(1.0)  # mid-utterance
+    await device.wait_event("state", state="listening")  # mid-utterance
     assert device.pc is not None
     await device.pc.close()
     event = await device.wait_event("interrupted", within=40)

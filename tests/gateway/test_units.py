@@ -147,7 +147,7 @@ async def test_first_reply_frame_leaves_without_waiting_for_the_tick() -> None:
         for _ in range(3):
             await track.recv()  # silence on the 20 ms clock
         receiving = asyncio.create_task(track.recv())
-        await asyncio.sleep(0.003)
+        await asyncio.sleep(0.003)  # pacing: recv() is waiting for its 20 ms tick
         pushed = time.perf_counter()
         queue.push_pcm(tone(0.1), 48000, tag="r")
         await receiving

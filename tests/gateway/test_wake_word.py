@@ -13,6 +13,7 @@ from naila_protocol.framing import FrameKind
 from naila_protocol.vocab import ListeningMode, WakeWord
 from naila_sim import speak_text, tone
 from naila_sim.piper import piper_speech, wake_phrase
+from tests.gateway.conftest import say_and_settle
 from tests.helpers import wait_for_session
 
 RATE = 48000
@@ -93,13 +94,12 @@ async def test_a_voice_the_model_is_less_sure_of_wakes_it_once() -> None:
 async def test_speech_without_the_wake_word_is_not_sent(
     make_gateway, make_device, reply_server
 ) -> None:
-    await make_gateway(ai_server_port=reply_server.port)
+    gateway = await make_gateway(ai_server_port=reply_server.port)
     device = await make_device("living", **WAKE)
     await device.wait_connected()
 
     await device.say(piper_speech("Turn off the lights in the kitchen."))
-    await device.say(piper_speech("What is the weather like tomorrow?"))
-    await asyncio.sleep(0.8)
+    await say_and_settle(gateway, device, piper_speech("What is the weather like tomorrow?"))
 
     assert not [e for e in device.events if e["event"] in ("wake", "utterance")]
     assert not reply_server.received
@@ -112,7 +112,7 @@ async def test_wake_word_alone_then_the_command(make_gateway, make_device, reply
 
     await device.say(piper_speech(wake_phrase(WakeWord.OKAY_NABU)))
     await device.wait_event("wake")
-    await asyncio.sleep(1.0)  # a pause: the command window stays open
+    await asyncio.sleep(1.0)  # pacing: the user pauses; the command window stays open
     command = piper_speech("Turn on the porch light.")
     turn = await device.turn(command)
 
@@ -122,12 +122,13 @@ async def test_wake_word_alone_then_the_command(make_gateway, make_device, reply
 
 
 async def test_wake_word_model_is_per_device(make_gateway, make_device, reply_server) -> None:
-    await make_gateway(ai_server_port=reply_server.port)
+    gateway = await make_gateway(ai_server_port=reply_server.port)
     jarvis = await make_device("study", wake_word=WakeWord.HEY_JARVIS, **WAKE)
     await jarvis.wait_connected()
 
-    await jarvis.say(piper_speech(wake_phrase(WakeWord.OKAY_NABU, "what time is it?")))
-    await asyncio.sleep(0.8)
+    await say_and_settle(
+        gateway, jarvis, piper_speech(wake_phrase(WakeWord.OKAY_NABU, "what time is it?"))
+    )
     assert not [e for e in jarvis.events if e["event"] in ("wake", "utterance")]
 
     turn = await jarvis.turn(piper_speech(wake_phrase(WakeWord.HEY_JARVIS, "what time is it?")))

@@ -86,7 +86,7 @@ async def send_paced(gateway: Gateway, request_id: str, pcm: bytes, rate: int) -
         await gateway.send(
             Frame("den", rate, request_id, FrameKind.CHUNK, pcm[offset : offset + step])
         )
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # pacing: a live microphone
     await gateway.send(Frame("den", rate, request_id, FrameKind.FINAL))
 
 

@@ -21,6 +21,7 @@ from naila_protocol.payloads import ConversationRequest
 from naila_protocol.topics import HA_STATUS_TOPIC, Topics
 from naila_protocol.vocab import ConversationMode
 from tests.conftest import Broker
+from tests.helpers import wait_until
 from tests.server.conftest import ServerFactory
 from tests.server.ha_responder import Reply, Responder, answer, handled, not_handled, responder
 from tests.server.test_audio_socket import send_paced, words_in
@@ -42,13 +43,6 @@ def lights_script(request: ConversationRequest, topics: Topics) -> Reply:
     if "light" in request.text.lower():
         return answer(topics, handled(request, CONFIRMATION, ("light.bedroom",)))
     return answer(topics, not_handled(request))
-
-
-async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def start(make_server: ServerFactory, broker: Broker, timeout_s: float = 3.0) -> NailaServer:
@@ -80,7 +74,7 @@ async def online_server(make_server: ServerFactory, broker: Broker, **kw: float)
     server = await start(make_server, broker, **kw)
     assert server.router is not None
     router = server.router
-    await until(lambda: router.state.integration_online)
+    await wait_until(lambda: router.state.integration_online)
     return server
 
 
@@ -145,11 +139,11 @@ async def test_home_assistant_stopping_counts_as_offline(
     await ha.publish(HA_STATUS_TOPIC, b"offline", retain=True)
     assert server.router is not None
     router = server.router
-    await until(lambda: not router.state.integration_online)
+    await wait_until(lambda: not router.state.integration_online)
     reply = await ask(server, "den", "o2", pcm_bytes(speech(LIGHTS, 16000)))
     assert reply.summary.route_reason == "integration_offline" and ha.requests == []
     await ha.publish(HA_STATUS_TOPIC, b"online", retain=True)
-    await until(lambda: router.state.integration_online)
+    await wait_until(lambda: router.state.integration_online)
 
 
 async def test_silent_integration_falls_back_within_the_deadline(
@@ -173,7 +167,7 @@ async def test_ha_only_device_hears_that_home_assistant_is_unreachable(
     server = await start(make_server, mqtt_broker)
     assert server.router is not None
     router = server.router
-    await until(lambda: router.state.mode("attic") is ConversationMode.HA_ONLY)
+    await wait_until(lambda: router.state.mode("attic") is ConversationMode.HA_ONLY)
     reply = await ask(server, "attic", "h1", pcm_bytes(speech(JOKE, 16000)))
     summary = reply.summary
     assert (summary.route, summary.route_reason) == ("ha", "integration_offline")
@@ -188,7 +182,7 @@ async def test_naila_only_device_never_asks_home_assistant(
     server = await online_server(make_server, mqtt_broker)
     assert server.router is not None
     router = server.router
-    await until(lambda: router.state.mode("lab") is ConversationMode.NAILA_ONLY)
+    await wait_until(lambda: router.state.mode("lab") is ConversationMode.NAILA_ONLY)
     reply = await ask(server, "lab", "n1", pcm_bytes(speech(LIGHTS, 16000)))
     assert (reply.summary.route, reply.summary.route_reason) == ("llm", "naila_only")
     assert ha.requests == [] and "ha_ms" not in reply.summary.timings
@@ -233,7 +227,7 @@ async def test_prompt_names_the_device_its_area_and_the_time(
     server = await online_server(make_server, mqtt_broker)
     assert server.router is not None and server.pipeline is not None
     router = server.router
-    await until(lambda: router.state.device("kitchen-1") is not None)
+    await wait_until(lambda: router.state.device("kitchen-1") is not None)
     facts = server.pipeline.facts("kitchen-1")
     assert "Kitchen speaker in the kitchen" in facts and "local time" in facts
     assert str(time.localtime().tm_year) in facts

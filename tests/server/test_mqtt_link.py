@@ -32,7 +32,7 @@ async def retained_status(broker: Broker, topic: str, within: float) -> dict:
             except TimeoutError:
                 if time.monotonic() > deadline:
                     raise
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # pacing: between attempts to connect
 
 
 async def test_status_is_back_within_5_s_after_a_broker_restart(

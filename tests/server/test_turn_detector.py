@@ -19,6 +19,7 @@ from naila_protocol.framing import (
     TurnSubscription,
     TurnVerdict,
 )
+from tests.helpers import wait_until
 from tests.server.conftest import ServerFactory
 from tests.server.wire import Gateway, connect, pcm_bytes, silence
 from wyoming_bridge.app import ServerSettings
@@ -139,11 +140,9 @@ async def _chunked(
             await gateway.send(Frame("den", rate, request_id, FrameKind.CHUNK, chunk))
             if index == 0:
                 await gateway.send(Frame("den", rate, request_id, FrameKind.TURN, subscribe))
-            await asyncio.sleep(0.1)
-        async with asyncio.timeout(20):
-            while len(frames) < expect:  # noqa: ASYNC110 (frames come from the reader task)
-                await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+            await asyncio.sleep(0.1)  # pacing: a live microphone
+        await wait_until(lambda: len(frames) >= expect, 20)
+        await asyncio.sleep(0.3)  # time for a verdict too many to arrive (none may)
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.helpers import wait_until
 from wyoming_bridge.memory import ConversationMemory
 from wyoming_bridge.runner import (
     EngineRunner,
@@ -61,18 +62,24 @@ def test_memory_is_bounded_and_expires() -> None:
     assert memory.history("hall") == [] and len(memory) == 0
 
 
+def _block(started: threading.Event, gate: threading.Event) -> None:
+    """A job that holds the runner's thread until `gate` (after saying it started)."""
+    started.set()
+    gate.wait()
+
+
 async def test_runner_serves_clients_round_robin() -> None:
     runner = EngineRunner("test", queue_limit=10)
-    gate = threading.Event()
+    started, gate = threading.Event(), threading.Event()
     order: list[str] = []
     try:
-        blocker = asyncio.create_task(runner.run("busy", gate.wait))
-        await asyncio.sleep(0.05)
+        blocker = asyncio.create_task(runner.run("busy", lambda: _block(started, gate)))
+        await asyncio.to_thread(started.wait, 5)
         jobs = [
             asyncio.create_task(runner.run(client, lambda c=client, i=i: order.append(f"{c}{i}")))
             for client, i in [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("c", 1)]
         ]
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: runner.pending == 5)
         gate.set()
         await asyncio.gather(blocker, *jobs)
         assert order == ["a1", "b1", "c1", "a2", "a3"]
@@ -82,17 +89,17 @@ async def test_runner_serves_clients_round_robin() -> None:
 
 async def test_runner_limits_queue_times_out_and_skips_cancelled_jobs() -> None:
     runner = EngineRunner("test", queue_limit=2, timeout_s=0.3)
-    gate = threading.Event()
+    started, gate = threading.Event(), threading.Event()
     ran: list[str] = []
     try:
-        blocker = asyncio.create_task(runner.run("x", gate.wait, timeout_s=5))
-        await asyncio.sleep(0.05)
+        blocker = asyncio.create_task(runner.run("x", lambda: _block(started, gate), timeout_s=5))
+        await asyncio.to_thread(started.wait, 5)
         cancel = threading.Event()
         cancelled = asyncio.create_task(
             runner.run("y", lambda: ran.append("y"), cancel=cancel, timeout_s=5)
         )
         timed_out = asyncio.create_task(runner.run("z", lambda: ran.append("z")))
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: runner.pending == 2)
         with pytest.raises(RunnerBusyError):
             await runner.run("w", lambda: None)
         cancel.set()
@@ -118,7 +125,7 @@ async def test_runner_stream_runs_off_loop_and_stops_on_cancel() -> None:
         for number in range(1000):
             threads.add(threading.get_ident())
             produced.append(number)
-            time.sleep(0.002)
+            time.sleep(0.002)  # pacing: a slow producer
             yield number
 
     try:
@@ -127,7 +134,7 @@ async def test_runner_stream_runs_off_loop_and_stops_on_cancel() -> None:
             received.append(number)
             if number == 3:
                 cancel.set()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # time for a producer that ignored the cancel to go on
         assert received[:4] == [0, 1, 2, 3] and len(produced) < 10
         assert loop_thread not in threads
     finally:

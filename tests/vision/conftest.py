@@ -144,12 +144,3 @@ async def next_json(mqtt: aiomqtt.Client, topic: str | None = None, wait: float 
                 assert isinstance(message.payload, bytes)
                 return message.topic.value, json.loads(message.payload)
     raise AssertionError("message stream ended")
-
-
-async def eventually(condition: Callable[[], bool], wait: float = 5.0) -> None:
-    """Poll `condition` (state another task updates) until true or fail after `wait` s."""
-    for _ in range(int(wait / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")

@@ -8,10 +8,11 @@ from typing import Any
 
 import aiomqtt
 
+from tests.helpers import wait_until
 from wyoming_bridge.vision.alerts import AlertDebouncer
 from wyoming_bridge.vision.service import VisionService
 
-from .conftest import StartService, b64, eventually, next_json
+from .conftest import StartService, b64, next_json
 
 
 class FakeClock:
@@ -52,7 +53,7 @@ async def collect(mqtt: aiomqtt.Client, seconds: float) -> list[tuple[str, dict[
 async def announce(client: aiomqtt.Client, svc: VisionService, device_id: str, zone: str) -> None:
     status = {"device_id": device_id, "online": True, "capabilities": ["camera"], "zone": zone}
     await client.publish(svc.topics.device_status(device_id), json.dumps(status), qos=1)
-    await eventually(lambda: svc.devices.zone_of(device_id) == zone.lower().replace(" ", "_"))
+    await wait_until(lambda: svc.devices.zone_of(device_id) == zone.lower().replace(" ", "_"))
 
 
 async def test_person_standing_still_is_one_alert(start_service: StartService, client, photos):
@@ -114,7 +115,7 @@ async def test_frames_of_a_busy_camera_collapse_to_the_newest(start_service: Sta
     for _ in range(9):
         await svc.video_frame_handler("yard", "-", photos["bus.jpg"])
     await svc.video_frame_handler("yard", "-", photos["zidane.jpg"])
-    await eventually(lambda: not svc.frames.is_busy("yard"), wait=60)
+    await wait_until(lambda: not svc.frames.is_busy("yard"), within=60)
     assert svc.stats["frames"] == 2  # the first frame, then only the newest waiting one
     live = svc.live.fresh("yard")
     assert live is not None and live.jpeg == photos["zidane.jpg"]

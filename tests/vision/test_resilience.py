@@ -7,11 +7,12 @@ import json
 
 import aiomqtt
 
+from tests.helpers import wait_until
 from wyoming_bridge.vision.analysis import Analyzer
 from wyoming_bridge.vision.config import VisionConfig
 from wyoming_bridge.vision.service import VisionService
 
-from .conftest import b64, eventually, next_json
+from .conftest import b64, next_json
 
 
 async def test_broker_restart(mqtt_broker, analyzer: Analyzer, photos) -> None:
@@ -20,7 +21,7 @@ async def test_broker_restart(mqtt_broker, analyzer: Analyzer, photos) -> None:
     try:
         await asyncio.wait_for(svc.ready.wait(), 10)
         mqtt_broker.stop()
-        await eventually(lambda: not svc.ready.is_set())
+        await wait_until(lambda: not svc.ready.is_set())
         mqtt_broker.start()
         await asyncio.wait_for(svc.ready.wait(), 20)
         async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as client:

@@ -48,8 +48,7 @@ async def test_snapshot_reply_reaches_the_server_that_asked(
     async with aiomqtt.Client(shared_mqtt_broker.host, shared_mqtt_broker.port) as mqtt:
         camera = CameraDevice(mqtt, first, "porch_cam")
         camera.jpeg = photos["zidane.jpg"]
-        serving = asyncio.create_task(camera.serve())
-        await asyncio.sleep(0.2)
+        serving = await camera.serving()
         try:
             for _ in range(3):
                 ctx = await second.snapshot_context("porch_cam", None, with_ocr=False, wait=10)
@@ -57,6 +56,6 @@ async def test_snapshot_reply_reaches_the_server_that_asked(
         finally:
             serving.cancel()
             await asyncio.gather(serving, return_exceptions=True)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # time for a server to (wrongly) take a reply as a pushed image
     assert second.stats["snapshots"] == 3
     assert first.stats["snapshots"] == 0 and first.stats["frames"] == 0  # not mistaken for a push

@@ -11,9 +11,10 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from tests.helpers import wait_until
 from wyoming_bridge.vision.service import SnapshotTimeoutError, VisionService
 
-from .conftest import StartService, b64, eventually
+from .conftest import StartService, b64
 
 
 class CameraDevice:
@@ -30,10 +31,14 @@ class CameraDevice:
         await self.client.publish(
             self.svc.topics.device_status(self.device_id), json.dumps(status), qos=1, retain=True
         )
-        await eventually(lambda: self.device_id in self.svc.devices.devices)
+        await wait_until(lambda: self.device_id in self.svc.devices.devices)
 
-    async def serve(self) -> None:
+    async def serving(self) -> asyncio.Task[None]:
+        """Subscribed to its media requests, answering them in a task (cancel it to stop)."""
         await self.client.subscribe(self.svc.topics.media_request(self.device_id), qos=1)
+        return asyncio.create_task(self._serve())
+
+    async def _serve(self) -> None:
         async for message in self.client.messages:
             request = json.loads(message.payload)  # type: ignore[arg-type]
             self.requests.append(request)
@@ -57,8 +62,7 @@ async def camera(svc: VisionService, shared_mqtt_broker, photos) -> AsyncIterato
         device = CameraDevice(mqtt, svc, "kitchen_cam")
         device.jpeg = photos["bus.jpg"]
         await device.announce(["camera"], "kitchen")
-        task = asyncio.create_task(device.serve())
-        await asyncio.sleep(0.2)
+        task = await device.serving()
         yield device
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -139,8 +143,7 @@ async def test_conversation_snapshots_stored_only_when_enabled(
     async with aiomqtt.Client(shared_mqtt_broker.host, shared_mqtt_broker.port) as mqtt:
         camera = CameraDevice(mqtt, plain, "desk_cam")
         camera.jpeg = photos["zidane.jpg"]
-        serving = asyncio.create_task(camera.serve())
-        await asyncio.sleep(0.2)
+        serving = await camera.serving()
         try:
             ctx = await plain.snapshot_context("desk_cam", "what's on my desk?", with_ocr=False)
             assert "media_id" not in ctx["source"]
