@@ -18,6 +18,9 @@ from .wire import (
     audio_capable,
     camera_capable,
     decode_object,
+    opt_number,
+    opt_str,
+    req_bool,
     speaker_capable,
 )
 
@@ -45,31 +48,6 @@ def raw_payload(msg: Any) -> bytes | str:
 
 decode_json = decode_object
 """Decode a UTF-8 JSON object no larger than `max_bytes` (the wire schema's decoder)."""
-
-
-def _opt_str(data: dict[str, Any], key: str, max_len: int = 256) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > max_len:
-        raise PayloadError(f"'{key}' must be a string of at most {max_len} characters")
-    return value
-
-
-def _opt_number(data: dict[str, Any], key: str) -> float | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise PayloadError(f"'{key}' must be a finite number")
-    return float(value)
-
-
-def _bool(data: dict[str, Any], key: str) -> bool:
-    value = data.get(key)
-    if not isinstance(value, bool):
-        raise PayloadError(f"'{key}' must be true or false")
-    return value
 
 
 def _str_list(data: dict[str, Any], key: str) -> tuple[str, ...]:
@@ -119,9 +97,9 @@ class ServiceStatus:
 def parse_service_status(data: dict[str, Any], id_key: str) -> ServiceStatus:
     """Parse `gateway/status` (id_key 'gateway_id') or `server/status` ('server_id')."""
     return ServiceStatus(
-        online=_bool(data, "online"),
-        service_id=_opt_str(data, id_key, 64),
-        version=_opt_str(data, "version", 64),
+        online=req_bool(data, "online"),
+        service_id=opt_str(data, id_key, 64),
+        version=opt_str(data, "version", 64),
         services=_str_list(data, "services"),
         timestamp=parse_timestamp(data),
     )
@@ -233,10 +211,10 @@ def parse_alert(zone: str, alert_type: str, data: dict[str, Any]) -> Alert:
     for key, expected in (("zone", zone), ("alert_type", alert_type)):
         if data.get(key, expected) != expected:
             raise PayloadError(f"'{key}' in the payload does not match the topic")
-    confidence = _opt_number(data, "confidence")
+    confidence = opt_number(data, "confidence")
     if confidence is not None and not 0.0 <= confidence <= 1.0:
         raise PayloadError("'confidence' must be between 0 and 1")
-    source = _opt_str(data, "source_device", 64)
+    source = opt_str(data, "source_device", 64)
     if source is not None:
         check_device_id(source)
     extra = {key: data[key] for key in _ALERT_EXTRA_KEYS if _valid_extra(key, data.get(key))}
@@ -301,7 +279,7 @@ def parse_snapshot(device_id: str, data: dict[str, Any]) -> Snapshot:
         raise PayloadError("'media_type' must be 'image'")
     return Snapshot(
         device_id=device_id,
-        request_id=_opt_str(data, "request_id", 128),
+        request_id=opt_str(data, "request_id", 128),
         image_format=image_format.lower(),
         width=_opt_int(data, "width"),
         height=_opt_int(data, "height"),
@@ -322,13 +300,13 @@ class DeviceEvent:
 
 def parse_device_event(device_id: str, data: dict[str, Any]) -> DeviceEvent:
     """Parse a gateway event about one device."""
-    event = _opt_str(data, "event", 64)
+    event = opt_str(data, "event", 64)
     if not event:
         raise PayloadError("'event' is missing")
     return DeviceEvent(
         device_id=device_id,
         event=event,
-        request_id=_opt_str(data, "request_id", 128),
+        request_id=opt_str(data, "request_id", 128),
         data=data,
     )
 
@@ -358,8 +336,8 @@ def parse_upload_reply(session_id: str, data: dict[str, Any]) -> UploadReply:
         raise PayloadError("'status' must be 'ok' or 'error'")
     return UploadReply(
         session_id=session_id,
-        request_id=_opt_str(data, "request_id", 128),
+        request_id=opt_str(data, "request_id", 128),
         ok=status == "ok",
-        answer=_opt_str(data, "answer", 100_000),
+        answer=opt_str(data, "answer", 100_000),
         data=data,
     )
