@@ -15,6 +15,7 @@ from naila_demo.children import ChildProcess, free_port
 from naila_demo.service import AsyncService
 from naila_protocol.mqtt import Incoming, MqttLink, MqttSettings, unique_client_id
 from naila_protocol.payloads import PayloadError, decode_object
+from naila_protocol.tasks import cancel_and_wait
 from naila_protocol.topics import DEFAULT_PREFIX, QOS_RELIABLE, Topics
 from naila_sim import SimDeviceConfig
 
@@ -198,9 +199,7 @@ class DemoStack(AsyncService):
             try:
                 await asyncio.wait({online, exited}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for task in (online, exited):
-                    task.cancel()
-                await asyncio.gather(online, exited, return_exceptions=True)
+                await cancel_and_wait([online, exited], logger=_LOGGER, log=False)
         if online.done() and not online.cancelled() and online.exception() is None:
             return
         raise RuntimeError(f"gateway exited with code {gateway.returncode}:\n{gateway.log_tail()}")

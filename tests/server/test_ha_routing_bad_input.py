@@ -13,9 +13,10 @@ import pytest
 from naila_protocol.payloads import ConversationRequest
 from naila_protocol.topics import Topics
 from tests.conftest import Broker
+from tests.helpers import wait_until
 from tests.server.conftest import ServerFactory
 from tests.server.ha_responder import Reply, answer, handled, responder
-from tests.server.test_ha_routing import CONFIRMATION, LIGHTS, PREFIX, ask, online_server, until
+from tests.server.test_ha_routing import CONFIRMATION, LIGHTS, PREFIX, ask, online_server
 from tests.server.wire import pcm_bytes
 
 Speech = Callable[[str, int], np.ndarray]
@@ -58,7 +59,7 @@ async def test_malformed_answer_falls_back_at_once_and_spares_the_other_device(
         bad, good = await asyncio.gather(
             ask(server, "bad", "b1", pcm), ask(server, "good", "g1", pcm)
         )
-        await until(lambda: len(routing_warnings(caplog)) >= 3)
+        await wait_until(lambda: len(routing_warnings(caplog)) >= 3)
     assert (bad.summary.route, bad.summary.route_reason) == ("llm", "bad_response")
     assert bad.summary.reply and bad.pcm and bad.summary.timings["ha_ms"] < 10_000
     assert (good.summary.route, good.summary.reply) == ("ha", CONFIRMATION)
@@ -93,9 +94,9 @@ async def test_bad_retained_payloads_are_logged_and_defaults_apply(
         await ha.publish(topics.device_settings("hall"), b'{"conversation": "sometimes"}', True)
         await ha.publish(topics.device_status("hall"), b"[1, 2]", True)
         server = await online_server(make_server, mqtt_broker)
-        await until(lambda: len(routing_warnings(caplog)) >= 2)
+        await wait_until(lambda: len(routing_warnings(caplog)) >= 2)
         await ha.publish(topics.integration_status, b'{"online": "yes"}', True)
-        await until(lambda: len(routing_warnings(caplog)) >= 3)
+        await wait_until(lambda: len(routing_warnings(caplog)) >= 3)
         assert server.router is not None and server.router.state.integration_online
         reply = await ask(server, "hall", "d1", pcm_bytes(speech(LIGHTS, 16000)))
     assert (reply.summary.route, reply.summary.reply) == ("ha", CONFIRMATION)

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from naila_protocol.tasks import TaskSet
+
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -15,7 +17,7 @@ class JobPool:
 
     def __init__(self, parallel: int = 4) -> None:
         self._work = asyncio.Semaphore(parallel)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(_LOGGER)
         self._queued = 0
 
     @property
@@ -41,12 +43,10 @@ class JobPool:
         self.spawn_background(guarded())
 
     def spawn_background(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a task outside the job limit (retention, busy replies, camera frames)."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Run a task outside the job limit (retention, busy replies, camera frames); a
+        failure is logged when it ends."""
+        self._tasks.spawn(coro, name="vision")
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Cancel every task and wait for all of them (and for any they spawn meanwhile)."""
+        await self._tasks.close()
