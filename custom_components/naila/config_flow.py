@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import voluptuous as vol
@@ -39,6 +38,8 @@ from .const import (
     is_valid_name,
     is_valid_prefix,
 )
+from .payloads import decode_json, parse_service_status
+from .wire import PayloadError
 
 _DISCOVERY_SUFFIX = Topics("").gateway_status  # "/gateway/status"
 
@@ -122,21 +123,18 @@ class NailaConfigFlow(ConfigFlow, domain=DOMAIN):
         prefix = discovery_info.topic.removesuffix(_DISCOVERY_SUFFIX)
         if prefix == discovery_info.topic or not is_valid_prefix(prefix):
             return self.async_abort(reason="invalid_discovery_info")
-        payload = discovery_info.payload
-        if not payload or len(payload) > MAX_JSON_BYTES:
-            return self.async_abort(reason="invalid_discovery_info")
-        try:
-            data = json.loads(payload)
-        except ValueError:
-            return self.async_abort(reason="invalid_discovery_info")
-        if not isinstance(data, dict) or not isinstance(data.get("online"), bool):
+        try:  # the gateway's status, read as the hub reads it
+            status = parse_service_status(
+                decode_json(discovery_info.payload, MAX_JSON_BYTES), "gateway_id"
+            )
+        except PayloadError:
             return self.async_abort(reason="invalid_discovery_info")
         await self.async_set_unique_id(prefix)
         self._abort_if_unique_id_configured()
         self._discovered_prefix = prefix
-        gateway = data.get("gateway_id")
+        gateway = status.service_id
         self.context["title_placeholders"] = {
-            "name": gateway if isinstance(gateway, str) and is_valid_name(gateway) else prefix
+            "name": gateway if gateway and is_valid_name(gateway) else prefix
         }
         return await self.async_step_discovery_confirm()
 
