@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from naila_protocol.commands import CommandMessage
-from naila_protocol.payloads import DeviceStatus, PayloadError, opt_enum
+from naila_protocol.payloads import DeviceStatus, PayloadError, decode_object, opt_enum
 from naila_protocol.vocab import ListeningMode, WakeWord
 
 MAX_SDP_CHARS = 64 * 1024
@@ -17,14 +16,16 @@ class BadMessage(ValueError):
     """A device message that cannot be used; the text says why."""
 
 
+MAX_MESSAGE_BYTES = 2 * MAX_SDP_CHARS
+"""Largest signaling message (an SDP document and its envelope)."""
+
+
 def parse_json_object(payload: bytes) -> dict[str, Any]:
+    """A device message's JSON object, decoded as every payload is (naila_protocol/fields.py)."""
     try:
-        value = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BadMessage(f"not JSON: {err}") from None
-    if not isinstance(value, dict):
-        raise BadMessage("JSON is not an object")
-    return value
+        return decode_object(payload, MAX_MESSAGE_BYTES)
+    except PayloadError as err:
+        raise BadMessage(str(err)) from None
 
 
 def parse_status(device_id: str, payload: bytes) -> DeviceStatus:
