@@ -56,12 +56,12 @@ async def test_hundred_cycles_leak_nothing(make_gateway, make_device, reply_serv
     await device.set_online(False)
     for _ in range(10):  # warm-up: executors, codecs, caches
         await cycle(gateway, device)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # pacing: the libraries' own timers of the last session run out
     before = snapshot()
 
     for _ in range(CYCLES):
         await cycle(gateway, device)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # pacing: as before the first snapshot
     after = snapshot()
 
     print(f"before {before} after {after}")
