@@ -18,6 +18,7 @@ from aiohttp import web
 
 from naila_gateway.media import MediaSettings, decode
 from naila_sim import SimDevice
+from tests.helpers import wait_until
 
 RATE = 22050
 TONE_HZ = 300.0
@@ -259,8 +260,7 @@ async def test_other_devices_are_not_held_up_and_stop_cancels_a_download(
     await hall.wait_connected()
 
     await announce(porch, "ann_slow", site.url("slow"))
-    while "/slow" not in site.requests:  # noqa: ASYNC110 - the server's own list
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: "/slow" in site.requests)  # the server's own list
     await porch.wait_event("state", state="processing")
     mark = hall.recorder.mark()
     await announce(hall, "ann_hall", site.url("speech.wav"))

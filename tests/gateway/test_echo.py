@@ -202,7 +202,7 @@ async def test_cancel_on_a_device_without_echo_still_hears_a_barge_in(
     since = len(device.events)
     await device.say(request)
     await device.recorder.wait_voiced(mark, within=15)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(1.0)  # pacing: a second into the reply, someone talks over it
     device.mic.queue(speak_text("stop, that is enough thank you", voice="en-gb"))
     interrupted = await device.wait_event("interrupted", since=since, within=5)
     assert interrupted["reason"] == "barge_in"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from naila_protocol.framing import ErrorCode, Frame, FrameKind, PartialTranscript
+from tests.helpers import wait_until
 from tests.server.conftest import ServerFactory
 from tests.server.wire import Gateway, connect, pcm_bytes, silence
 from wyoming_bridge.app import ServerSettings
@@ -34,10 +35,8 @@ async def _spoken(gateway: Gateway, request_id: str, pcm: bytes, *, expect: int)
             await gateway.send(Frame("den", RATE, request_id, FrameKind.CHUNK, pcm[offset : offset + step]))  # fmt: skip
             if index == 0:
                 await gateway.send(Frame("den", RATE, request_id, FrameKind.PARTIAL))
-            await asyncio.sleep(0.1)
-        async with asyncio.timeout(20):
-            while len(frames) < expect:  # noqa: ASYNC110 (frames come from the reader task)
-                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)  # pacing: a live microphone
+        await wait_until(lambda: len(frames) >= expect, 20)
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
