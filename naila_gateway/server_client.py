@@ -182,8 +182,10 @@ class ServerClient:
 
     # connection -----------------------------------------------------------------------
     async def _run(self) -> None:
+        last: tuple[str, int] | None = None  # set right after a stable connection dropped
         while True:
-            opened = await self._open()
+            opened = await self._open(last_resort=last)
+            last = None
             if opened is None:
                 await asyncio.sleep(self.retry.next_delay(time.monotonic()))
                 continue
@@ -214,9 +216,11 @@ class ServerClient:
                         self._on_connection_change(False)
             now = time.monotonic()
             if connected_at is not None and now - connected_at >= STABLE_CONNECTION_S:
-                # a new outage: try the list again at once (a standby takes over now), then
+                # a new outage: try the list again at once, the address that dropped last (a
+                # dying server may still accept for a moment: a standby takes over now), then
                 # fast retries; a flapping server gets neither
                 self.retry.reset()
+                last = self.address
                 continue
             await asyncio.sleep(self.retry.next_delay(now))
 
@@ -224,9 +228,14 @@ class ServerClient:
     def address(self) -> tuple[str, int]:
         return self.host, self.port
 
-    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        """A TCP connection to the first address that accepts one (None: none did)."""
-        for host, port in self.addresses:
+    async def _open(
+        self, *, last_resort: tuple[str, int] | None = None
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """A TCP connection to the first address that accepts one (None: none did);
+        `last_resort` is tried after the others."""
+        order = [a for a in self.addresses if a != last_resort]
+        order += [a for a in self.addresses if a == last_resort]
+        for host, port in order:
             try:
                 reader, writer = await asyncio.open_connection(host, port)
             except OSError as err:

@@ -134,3 +134,35 @@ async def test_primary_dies_mid_reply_and_the_standby_answers_next(
         await standby.stop()
         if restarted is not None:
             await restarted.stop()
+
+
+async def test_a_dying_primary_that_still_accepts_is_tried_last(
+    make_gateway, make_device, monkeypatch
+) -> None:
+    """A killed server's listening socket may accept for a moment after its connections
+    dropped: the standby is tried first right after the drop."""
+    monkeypatch.setattr(server_client, "STABLE_CONNECTION_S", 0.0)
+    primary, standby = ReplyServer(), ReplyServer()
+    await primary.start()
+    await standby.start()
+    gateway = await make_gateway(
+        ai_server_port=primary.port, ai_server_standby=[f"127.0.0.1:{standby.port}"]
+    )
+    gateway.server.retry = Retry(120.0, 120.0, fast_s=0.0)
+    device = await make_device("attic")
+    try:
+        await asyncio.wait_for(gateway.server.wait_connected(), 10)
+        assert gateway.server.address == ("127.0.0.1", primary.port)
+        primary.token = "nobody has it"  # from now on it drops each new connection at once
+        for writer in list(primary._writers):
+            writer.close()
+        await wait_until(
+            lambda: gateway.server.connected and gateway.server.address[1] == standby.port, 10
+        )
+        await device.wait_connected()
+        turn = await device.turn(tone(0.6))
+        assert turn.event is not None and turn.event["request_id"] in standby.completed
+        assert not primary.refused  # the dying primary was not tried
+    finally:
+        await primary.stop()
+        await standby.stop()
