@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import json
 import logging
 import signal
@@ -29,6 +28,8 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 
 from bench.gateway_device import FRAME, PacedTrack, received_audio, set_receive_prefetch
 from bench.gateway_markers import OnsetDetector
+from naila_protocol.payloads import DeviceStatus, PayloadError, decode_object
+from naila_protocol.tasks import cancel_and_wait
 from naila_protocol.topics import QOS_RELIABLE, Topics
 
 _LOGGER = logging.getLogger("bench.echo_peer")
@@ -106,21 +107,21 @@ class EchoPeer:
                 parsed = self.topics.parse_device_topic(str(message.topic))
                 if parsed is None:
                     continue
-                try:
-                    data = json.loads(message.payload) if message.payload else {}
-                except ValueError:
-                    continue
                 device_id, leaf = parsed
-                if leaf == "status":
-                    await self._on_status(client, device_id, data)
-                elif leaf == "signaling/answer":
-                    await self._on_answer(device_id, data)
+                payload = message.payload if isinstance(message.payload, bytes) else b""
+                try:
+                    if leaf == "status":
+                        status = DeviceStatus.from_json(payload, device_id, listening=False)
+                        await self._on_status(client, status)
+                    elif leaf == "signaling/answer":
+                        await self._on_answer(device_id, decode_object(payload))
+                except PayloadError:
+                    continue
 
-    async def _on_status(
-        self, client: aiomqtt.Client, device_id: str, data: dict[str, Any]
-    ) -> None:
+    async def _on_status(self, client: aiomqtt.Client, status: DeviceStatus) -> None:
+        device_id = status.device_id
         await self._close(device_id)
-        if not data.get("online") or "audio" not in data.get("capabilities", []):
+        if not status.online or not status.has_audio:
             return
         session = EchoSession(device_id, self.prefetch)
         self.sessions[device_id] = session
@@ -153,12 +154,9 @@ async def _main(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     runner = asyncio.create_task(peer.run())
-    await asyncio.wait(
-        [runner, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-    )
-    runner.cancel()
-    with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-        await runner
+    waiting = asyncio.create_task(stop.wait())
+    await asyncio.wait([runner, waiting], return_when=asyncio.FIRST_COMPLETED)
+    await cancel_and_wait([runner, waiting], log=False)  # a broker that went away first is fine
     await peer.close_all()
     await asyncio.to_thread(Path(args.results).write_text, json.dumps(peer.onsets))
 
