@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import aiomqtt
@@ -22,7 +21,9 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
 from bench.gateway_markers import OnsetDetector, tone
+from naila_protocol.payloads import Capability, DeviceStatus, utc_timestamp
 from naila_protocol.topics import QOS_RELIABLE, Topics
+from naila_protocol.vocab import ListeningMode
 
 _LOGGER = logging.getLogger("bench.device")
 
@@ -174,16 +175,14 @@ class BenchDevice:
         self._last_loud = 0.0
 
     def _status(self, online: bool) -> bytes:
-        return json.dumps(
-            {
-                "device_id": self.device_id,
-                "online": online,
-                "capabilities": ["audio", "speaker"],
-                "firmware_version": "bench-1",
-                "listening_mode": "always",
-                "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-        ).encode()
+        return DeviceStatus(
+            device_id=self.device_id,
+            online=online,
+            capabilities=frozenset({Capability.AUDIO, Capability.SPEAKER}),
+            listening_mode=ListeningMode.ALWAYS,
+            timestamp=utc_timestamp(),
+            firmware_version="bench-1",
+        ).to_json()
 
     async def run(self) -> None:
         """Connect, announce, and answer offers until cancelled."""
