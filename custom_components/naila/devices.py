@@ -25,6 +25,8 @@ from .models import (
 )
 from .payloads import (
     DeviceStatus,
+    Snapshot,
+    UploadReply,
     check_device_id,
     decode_json,
     match_filter,
@@ -185,10 +187,19 @@ class NailaDevices:
             {"device_id": device_id, "event": event.event, "prefix": hub.prefix, "data": data},
         )
 
-    def on_snapshot(self, msg: ReceiveMessage) -> None:
-        hub = self.hub
+    # Snapshots and upload replies carry up to MAX_MEDIA_BYTES of JSON and base64: the hub
+    # decodes them in the executor (`decode_*`, no HA state touched) and applies the result on
+    # the event loop (`on_*`).
+
+    def decode_snapshot(self, msg: ReceiveMessage) -> Snapshot:
+        """Parse a snapshot message (runs in the executor)."""
         device_id = self._device_id(msg.topic)
-        snapshot = parse_snapshot(device_id, decode_json(msg.payload, MAX_MEDIA_BYTES))
+        return parse_snapshot(device_id, decode_json(msg.payload, MAX_MEDIA_BYTES))
+
+    @callback
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        hub = self.hub
+        device_id = snapshot.device_id
         hub.requests.resolve_snapshot(snapshot)
         if device_id not in hub.device_ids:
             _LOGGER.debug("Snapshot from unknown device %s not shown", device_id)
@@ -197,12 +208,21 @@ class NailaDevices:
         self.ensure_camera(device_id)
         self._send(snapshot_key(device_id), snapshot)
 
-    def on_upload_reply(self, msg: ReceiveMessage) -> None:
-        hub = self.hub
-        levels = match_filter(hub.topics.upload_reply("+"), msg.topic)
+    @callback
+    def wants_upload_reply(self, msg: ReceiveMessage) -> bool:
+        """Whether an upload reply is for one of this hub's uploads (checked before decoding)."""
+        levels = match_filter(self.hub.topics.upload_reply("+"), msg.topic)
         if levels is None:
             raise PayloadError("not an upload reply topic")
-        if not hub.requests.waits_for_reply(levels[0]):
-            return  # a reply to another client's upload
-        data = decode_json(msg.payload, MAX_MEDIA_BYTES)
-        hub.requests.resolve_reply(parse_upload_reply(levels[0], data))
+        return self.hub.requests.waits_for_reply(levels[0])  # else another client's upload
+
+    def decode_upload_reply(self, msg: ReceiveMessage) -> UploadReply:
+        """Parse an upload reply (runs in the executor)."""
+        levels = match_filter(self.hub.topics.upload_reply("+"), msg.topic)
+        if levels is None:
+            raise PayloadError("not an upload reply topic")
+        return parse_upload_reply(levels[0], decode_json(msg.payload, MAX_MEDIA_BYTES))
+
+    @callback
+    def on_upload_reply(self, reply: UploadReply) -> None:
+        self.hub.requests.resolve_reply(reply)

@@ -42,6 +42,7 @@ from .models import (
     metrics_key,
     status_key,
 )
+from .offloop import OffLoopDecoder
 from .payloads import (
     DeviceStatus,
     ServiceStatus,
@@ -182,7 +183,6 @@ class NailaHub:
             (t.server_metrics, self._on_server_metrics, "server_metrics", telemetry, json_max),
             (t.device_wildcard("status"), d.on_status, "device_status", reliable, json_max),
             (t.device_wildcard("events"), d.on_event, "device_event", reliable, json_max),
-            (t.device_wildcard("media/snapshot"), d.on_snapshot, "snapshot", reliable, media_max),
             (
                 t.device_wildcard("settings"),
                 self.settings.on_settings,
@@ -190,11 +190,27 @@ class NailaHub:
                 reliable,
                 json_max,
             ),
-            (t.upload_reply("+"), d.on_upload_reply, "upload_reply", reliable, media_max),
         ]
         for topic_filter, handler, name, qos, max_bytes in handlers:
             unsubscribe = await mqtt.async_subscribe(
                 self.hass, topic_filter, self.guarded(handler, max_bytes, name), qos, encoding=None
+            )
+            self.entry.async_on_unload(unsubscribe)
+        media = OffLoopDecoder(self, media_max)
+        for topic_filter, on_message in (
+            (
+                t.device_wildcard("media/snapshot"),
+                media.handler("snapshot", d.decode_snapshot, d.on_snapshot),
+            ),
+            (
+                t.upload_reply("+"),
+                media.handler(
+                    "upload_reply", d.decode_upload_reply, d.on_upload_reply, d.wants_upload_reply
+                ),
+            ),
+        ):
+            unsubscribe = await mqtt.async_subscribe(
+                self.hass, topic_filter, on_message, reliable, encoding=None
             )
             self.entry.async_on_unload(unsubscribe)
         await self.alerts.async_start()
