@@ -12,8 +12,8 @@ from typing import Any
 
 from naila_gateway.config import GatewayConfig
 from naila_gateway.device_control import DeviceControl
-from naila_gateway.events import device_event, gateway_status
-from naila_gateway.held_events import RELEASE_AFTER_S, HeldEvents
+from naila_gateway.event_publisher import DeviceEventPublisher
+from naila_gateway.events import gateway_status
 from naila_gateway.http.server import HttpFrontend
 from naila_gateway.ice_addresses import IceAddressFilter
 from naila_gateway.listening import ListeningPreferences
@@ -74,9 +74,11 @@ class Gateway:
             on_message=self._on_message,
             on_state=self._on_mqtt_state,
         )
-        self.held_events = HeldEvents()
+        self.events = DeviceEventPublisher(
+            self._publish_device_event, lambda: set(self._online) | set(self.sessions)
+        )
+        self.held_events = self.events.held
         """Device events waiting for their device to be back on MQTT (held_events.py)."""
-        self._release_timer: asyncio.TimerHandle | None = None
         self.listening = ListeningPreferences(
             config.listening.listening_mode, config.listening.wake_word
         )
@@ -103,7 +105,7 @@ class Gateway:
         """Latest online status of each device whose MQTT connection is up."""
         self._services: list[asyncio.Task[None]] = []
         self._ice_filter = IceAddressFilter(config.ice_selection)
-        self.event_taps: list[Callable[[str, bytes], None]] = []
+        self.event_taps = self.events.taps
         """Called with (device_id, payload) for every device event published (the page's feed)."""
         self.on_upload_reply: Callable[[str, bytes], None] | None = None
         self.on_http_session_closed: Callable[[PeerSession], None] | None = None
@@ -133,8 +135,7 @@ class Gateway:
         await self._tasks.close()
         for timer in self._answer_timers.values():
             timer.cancel()
-        if self._release_timer is not None:
-            self._release_timer.cancel()
+        self.events.close()
         self._answer_timers.clear()
         await self.mqtt.publish_and_wait(
             self.topics.gateway_status,
@@ -229,8 +230,7 @@ class Gateway:
     async def _handle_status(self, device_id: str, message: Incoming) -> None:
         status = parse_status(device_id, message.payload)
         if status.online and not message.retain:  # live: the device is subscribed again
-            for payload in self.held_events.device_back(device_id):
-                self._publish_device_event(device_id, payload)
+            self.events.device_back(device_id)
         current = self.sessions.get(device_id)
         self.control.listening_from_status(device_id, message.payload)
         if current is not None and current.over_http:
@@ -374,14 +374,8 @@ class Gateway:
     # publishing -----------------------------------------------------------------------
     def publish_event(self, device_id: str, event: str, **fields: Any) -> None:
         """`devices/{id}/events` (QoS 1, not retained; held across a broker outage until the
-        device is back: held_events.py)."""
-        payload = device_event(event, device_id, **fields)
-        if self.held_events.holds(device_id):
-            self.held_events.add(device_id, payload)
-        else:
-            self._publish_device_event(device_id, payload)
-        for tap in self.event_taps:
-            tap(device_id, payload)
+        device is back: event_publisher.py)."""
+        self.events.publish(device_id, event, **fields)
 
     def _publish_device_event(self, device_id: str, payload: bytes) -> None:
         self.mqtt.publish(
@@ -389,21 +383,7 @@ class Gateway:
         )
 
     def _on_mqtt_state(self, up: bool) -> None:
-        if self._release_timer is not None:
-            self._release_timer.cancel()
-            self._release_timer = None
-        if not up:
-            self.held_events.link_down()
-            return
-        self.held_events.link_up(set(self._online) | set(self.sessions))
-        loop = asyncio.get_running_loop()
-        self._release_timer = loop.call_later(RELEASE_AFTER_S, self._release_held_events)
-
-    def _release_held_events(self) -> None:
-        self._release_timer = None
-        for device_id, payloads in self.held_events.release_all().items():
-            for payload in payloads:
-                self._publish_device_event(device_id, payload)
+        self.events.link_state(up)
 
     def metrics_payload(self) -> dict[str, object]:
         return self._reporter.payload(
