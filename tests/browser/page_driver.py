@@ -161,5 +161,5 @@ class BrowserPage:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.page.click("#stop", timeout=2000)
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # pacing: the page's DELETE leaves before the context closes
         await self.page.context.close()

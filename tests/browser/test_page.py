@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.browser.speech import piper_wav_bytes, spoken_wav
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the stack is session-wide
 
@@ -94,6 +95,7 @@ async def test_push_to_talk_only_listens_while_held(open_page) -> None:
     await page.start()
     await page.screenshot("push-to-talk")
     await page.say(spoken_wav(QUESTION))  # not held: the track is muted
+    # negative check: no utterance may start in the time the gateway needs to detect one
     await asyncio.sleep(2.0)
     assert not [e for e in (await page.state())["events"] if e[0] == "utterance"]
     box = await page.page.locator("#ptt").bounding_box()
@@ -120,7 +122,7 @@ async def test_camera_and_mute_toggle(open_page, stack) -> None:
     await page.start()
     await page.page.click("#camera")
     await page.page.wait_for_selector("#preview:not([hidden])")
-    await asyncio.sleep(2.0)  # video flows to the gateway's motion gating
+    await asyncio.sleep(2.0)  # pacing: two seconds of video for the gateway's motion gating
     await page.screenshot("camera-on")
     await page.page.click("#mute")
     assert await page.page.get_attribute("#mute", "aria-pressed") == "true"
@@ -131,11 +133,8 @@ async def test_camera_and_mute_toggle(open_page, stack) -> None:
     await page.page.click("#stop")
     log = stack.settings.out_dir / "logs" / "gateway.log"
     pattern = re.compile(rf"\[{re.escape(page.device_id)}\] video stopped: .*'frames_seen': (\d+)")
-    for _ in range(100):
-        found = pattern.search(log.read_text())
-        if found:
-            break
-        await asyncio.sleep(0.1)
+    await wait_until(lambda: pattern.search(log.read_text()), within=10)
+    found = pattern.search(log.read_text())
     assert found is not None and int(found.group(1)) > 10, "the gateway saw no camera frames"
 
 
@@ -143,6 +142,7 @@ async def test_wake_word_mode_ignores_speech_without_it_and_answers_with_it(open
     page = await open_page("Wake word", mode="wake_word")
     await page.start()
     await page.say(piper_wav_bytes("What is the capital of France?"))
+    # negative check: no utterance may start in the time the gateway needs to detect one
     await asyncio.sleep(3.0)
     assert not [e for e in (await page.state())["events"] if e[0] == "utterance"]
     await page.screenshot("wake-word-waiting")
